@@ -1,0 +1,3 @@
+from aicoe.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Shared kit: database, errors, pagination, logging, time. Imports nothing from aicoe's domain packages."""

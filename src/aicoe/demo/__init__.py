@@ -1,0 +1,41 @@
+"""The fictional demo organisation seeded by ``aicoe demo``, through the service layer and idempotently.
+
+Later areas add their own seed functions to ``SEEDERS``; each must skip what already exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from aicoe.config import Settings
+from aicoe.demo.org import DEMO_PASSWORD, seed_org
+
+ORGANISATION = "Meridian Trust Financial Group"
+
+
+@dataclass
+class DemoResult:
+    organisation: str = ORGANISATION
+    logins: list[tuple[str, str]] = field(default_factory=list)
+    created: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def summary(self) -> str:
+        made = ", ".join(f"{n} {what}" for what, n in self.created.items() if n)
+        return f"created {made}" if made else "already seeded, nothing to add"
+
+
+SEEDERS: list[Callable[[Session, Settings, DemoResult], None]] = [seed_org]
+
+
+def seed(session: Session, settings: Settings) -> DemoResult:
+    result = DemoResult()
+    for seeder in SEEDERS:
+        seeder(session, settings, result)
+    return result
+
+
+__all__ = ["DEMO_PASSWORD", "DemoResult", "seed"]

@@ -1,0 +1,86 @@
+"""Upload and download: POST /api/v1/files (multipart, part ``file``), GET /api/v1/files/{id}[/content].
+
+The request's Content-Length is checked before the body is read, so an oversized upload is refused without
+being received; the exact limit and the type rules are enforced again while the bytes stream into the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from aicoe.auth.deps import require
+from aicoe.core.deps import SessionDep, SettingsDep
+from aicoe.core.errors import FieldError, PayloadTooLarge, ValidationFailed
+from aicoe.files import service
+from aicoe.files.schemas import FileOut
+from aicoe.files.store import CHUNK_SIZE, human_size
+from aicoe.models.files import StoredFile
+
+router = APIRouter(tags=["files"])
+
+MULTIPART_OVERHEAD = 64 * 1024  # boundaries, part headers and a CSRF field around the file itself
+
+
+def upload_size_guard(request: Request, settings: SettingsDep) -> None:
+    """Runs before authentication reads any form: refuse bodies that cannot fit, and bodies of unknown size."""
+    raw = request.headers.get("content-length")
+    if raw is None or not raw.isdigit():
+        raise service.LengthRequired("send the upload with a Content-Length header")
+    if int(raw) > settings.max_upload_bytes + MULTIPART_OVERHEAD:
+        raise PayloadTooLarge(f"the upload is larger than the limit of {human_size(settings.max_upload_bytes)}",
+                              limit_bytes=settings.max_upload_bytes)
+
+
+@router.post("/files", response_model=FileOut, status_code=201, dependencies=[Depends(upload_size_guard)])
+async def upload(request: Request, session: SessionDep, settings: SettingsDep,
+                 principal: require("file:write")) -> StoredFile:
+    """Upload one file as the multipart part ``file``; identical content is stored once."""
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise ValidationFailed("send the file as multipart/form-data", errors=[FieldError("file", "Missing.")])
+    form = await request.form(max_files=1, max_fields=10)
+    part = form.get("file")
+    if not isinstance(part, UploadFile):
+        raise ValidationFailed("attach the file as the multipart part named 'file'",
+                               errors=[FieldError("file", "Choose a file to upload.")])
+    return await run_in_threadpool(
+        service.save, session, principal, service.store_for(settings), part.file,
+        filename=part.filename, declared_type=part.content_type, max_bytes=settings.max_upload_bytes,
+    )
+
+
+@router.get("/files/{file_id}", response_model=FileOut)
+def get_file(session: SessionDep, principal: require("file:read"), file_id: int) -> StoredFile:
+    return service.get(session, principal, file_id)
+
+
+def content_disposition(filename: str) -> str:
+    """``attachment`` with an ASCII fallback name and the exact UTF-8 name (RFC 6266 / RFC 5987)."""
+    fallback = "".join(ch if 32 <= ord(ch) < 127 and ch not in '"\\' else "_" for ch in filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+@router.get("/files/{file_id}/content")
+def download(session: SessionDep, settings: SettingsDep, principal: require("file:read"),
+             file_id: int) -> StreamingResponse:
+    """The stored bytes, always as an attachment (never rendered inline by the browser)."""
+    row = service.get(session, principal, file_id)
+    handle = service.store_for(settings).open(row.sha256)
+
+    def chunks() -> Iterator[bytes]:
+        with handle:
+            while chunk := handle.read(CHUNK_SIZE):
+                yield chunk
+
+    return StreamingResponse(chunks(), media_type=service.media_type(row), headers={
+        "Content-Length": str(row.size),
+        "Content-Disposition": content_disposition(row.filename),
+        "ETag": f'"{row.sha256}"',
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "private, no-cache",
+    })

@@ -1,0 +1,95 @@
+"""The aicoe command: init, user, token, db, config and the demo seed (idempotent)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from aicoe.cli import app
+from aicoe.core.db import make_engine, make_sessionmaker
+from aicoe.models.audit import AuditEvent
+from aicoe.models.org import BusinessUnit, User
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite:///{tmp_path}/cli.db"
+    for key, value in {"AICOE_DATABASE_URL": url, "AICOE_DATA_DIR": str(tmp_path / "data"),
+                       "AICOE_ARGON2_TIME_COST": "1", "AICOE_ARGON2_MEMORY_KIB": "64",
+                       "AICOE_SECRET_KEY": "c" * 40}.items():
+        monkeypatch.setenv(key, value)
+    return url
+
+
+def count(url: str, model: type) -> int:
+    engine = make_engine(url)
+    with make_sessionmaker(engine)() as s:
+        n = s.scalar(select(func.count()).select_from(model)) or 0
+    engine.dispose()
+    return n
+
+
+def invoke(*args: str, input: str | None = None):  # noqa: ANN201, A002
+    return runner.invoke(app, list(args), input=input, catch_exceptions=False)
+
+
+def test_db_current_reports_empty_then_latest(env: str) -> None:
+    r = invoke("db", "current")
+    assert r.exit_code == 1 and "(empty database)" in r.output
+    assert invoke("db", "upgrade").exit_code == 0
+    r = invoke("db", "current")
+    assert r.exit_code == 0 and "(latest)" in r.output
+
+
+def test_init_creates_schema_and_first_admin_from_flags(env: str) -> None:
+    r = invoke("init", "--email", "root@example.com", "--password", "Sturdy-Admin-Pass-1")
+    assert r.exit_code == 0, r.output
+    assert "Created administrator root@example.com" in r.output
+    again = invoke("init", "--email", "x@example.com", "--password", "Sturdy-Admin-Pass-1")
+    assert "already exists" in again.output
+    assert count(env, User) == 1
+
+
+def test_init_prompts_and_refuses_a_weak_password(env: str) -> None:
+    r = runner.invoke(app, ["init"], input="root@example.com\nshort\nshort\n")
+    assert r.exit_code == 1
+    assert "password: Password must be at least 12 characters." in r.output
+    assert count(env, User) == 0
+
+
+def test_user_commands(env: str) -> None:
+    invoke("init", "--email", "root@example.com", "--password", "Sturdy-Admin-Pass-1")
+    r = invoke("user", "create", "ana@example.com", "--name", "Ana", "--role", "practitioner", "--no-login")
+    assert r.exit_code == 0, r.output
+    r = invoke("user", "create", "bo@example.com", "--name", "Bo", "--role", "wizard", "--no-login")
+    assert r.exit_code == 1 and "unknown role 'wizard'" in r.output
+    assert invoke("user", "set-role", "ana@example.com", "--role", "auditor").exit_code == 0
+    assert invoke("user", "disable", "ana@example.com").exit_code == 0
+    listing = invoke("user", "list", "--all")
+    assert "ana@example.com" in listing.output and "auditor" in listing.output
+    r = invoke("user", "disable", "root@example.com")
+    assert r.exit_code == 1 and "last active administrator" in r.output
+    r = invoke("token", "create", "root@example.com", "--name", "ci", "--scope", "audit:read")
+    assert r.exit_code == 0 and "aicoe_" in r.output
+
+
+def test_config_show_masks_secrets(env: str) -> None:
+    r = invoke("config", "show")
+    assert r.exit_code == 0
+    assert "c" * 40 not in r.output and "********" in r.output
+
+
+def test_demo_seeds_idempotently(env: str) -> None:
+    r = invoke("demo", "--no-serve")
+    assert r.exit_code == 0, r.output
+    assert "admin@meridian.example" in r.output and "Meridian-Demo-2026" in r.output
+    units, people, events = count(env, BusinessUnit), count(env, User), count(env, AuditEvent)
+    assert units >= 8 and people >= 30
+    r = invoke("demo", "--no-serve")
+    assert "nothing to add" in r.output
+    assert (count(env, BusinessUnit), count(env, User), count(env, AuditEvent)) == (units, people, events)
