@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from aicoe.cli import app
+from aicoe.cli.main import app
 from aicoe.core.db import make_engine, make_sessionmaker
 from aicoe.models.audit import AuditEvent
 from aicoe.models.org import BusinessUnit, User

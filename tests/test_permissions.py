@@ -10,9 +10,9 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from aicoe.app import create_app
-from aicoe.web.routes import API_PREFIX, API_ROUTERS
 from aicoe.auth.deps import Require
 from aicoe.auth.permissions import PERMISSIONS, ROLE_PERMISSIONS, Role
+from aicoe.web.routes import API_PREFIX, API_ROUTERS
 from tests.conftest import fresh_sqlite
 from tests.factories import bearer, make_settings, make_token, make_user
 

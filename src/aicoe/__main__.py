@@ -1,3 +1,3 @@
-from aicoe.cli import main
+from aicoe.cli.main import main
 
 main()

@@ -20,7 +20,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from aicoe.config import Settings
 from aicoe.core.db import make_engine, make_sessionmaker
 from aicoe.core.errors import (
-    Conflict, DomainError, FieldError, NotFound, ServiceUnavailable, ValidationFailed,
+    Conflict,
+    DomainError,
+    FieldError,
+    NotFound,
+    ServiceUnavailable,
+    ValidationFailed,
 )
 from aicoe.core.logging import configure_logging, request_id_var
 

@@ -19,13 +19,12 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from aicoe.audit import ledger, service
-from aicoe.config import ConfigError, Settings
-from aicoe.core.db import make_engine, make_sessionmaker, session_scope
+from aicoe.cli.common import console, err_console, load_settings, unit_of_work
 from aicoe.core.errors import DomainError
 from aicoe.models.audit import AuditHead
+
 
 class Format(StrEnum):
     csv = "csv"
@@ -33,25 +32,6 @@ class Format(StrEnum):
 
 
 app = typer.Typer(help="Verify and export the hash-chained audit ledger.", no_args_is_help=True)
-console = Console()
-err_console = Console(stderr=True)
-
-
-@contextmanager
-def reading_session() -> Iterator[Session]:
-    try:
-        settings = Settings()
-    except ConfigError as exc:
-        err_console.print(f"[red]Configuration error:[/red] {exc}")
-        raise typer.Exit(2) from None
-    engine = make_engine(settings.effective_database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
-    try:
-        with session_scope(make_sessionmaker(engine), write=False) as session:
-            yield session
-    finally:
-        engine.dispose()
-
-
 @contextmanager
 def progress_bar(label: str, total: int | None, console: Console) -> Iterator[Callable[[int], None]]:
     """A live bar on a terminal; nothing at all when the output is piped or captured."""
@@ -67,7 +47,7 @@ def progress_bar(label: str, total: int | None, console: Console) -> Iterator[Ca
 @app.command()
 def verify() -> None:
     """Walk the whole chain and report the first broken link; exit code 1 when the chain is broken."""
-    with reading_session() as session:
+    with unit_of_work(load_settings(), write=False) as session:
         head = session.scalar(select(AuditHead.seq).where(AuditHead.id == 1)) or 0
         started = time.perf_counter()
         with progress_bar("Verifying", head, console) as progress:
@@ -120,7 +100,7 @@ def export(
         nonlocal count
         count = done
 
-    with reading_session() as session:
+    with unit_of_work(load_settings(), write=False) as session:
         chunks = service.export_text(session, filters, fmt, progress=counted)
         if output is None:
             for chunk in chunks:

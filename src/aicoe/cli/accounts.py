@@ -123,7 +123,9 @@ def set_role(email: str, role: RoleOpt = None) -> None:
 
 @user_app.command("set-password")
 @domain_errors
-def set_password(email: str, password: Annotated[str | None, typer.Option(envvar="AICOE_USER_PASSWORD")] = None) -> None:
+def set_password(
+    email: str, password: Annotated[str | None, typer.Option(envvar="AICOE_USER_PASSWORD")] = None
+) -> None:
     """Set an account's password (prompts when not given)."""
     settings = load_settings()
     password = password or typer.prompt("New password", hide_input=True, confirmation_prompt=True)

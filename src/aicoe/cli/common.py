@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from aicoe.config import ConfigError, Settings
@@ -29,14 +30,20 @@ def load_settings(**overrides: Any) -> Settings:
 
 
 @contextmanager
-def unit_of_work(settings: Settings, *, write: bool = True) -> Iterator[Session]:
-    """One transaction for one command: committed when the command succeeds, rolled back otherwise."""
+def engine_for(settings: Settings) -> Iterator[Engine]:
+    """An engine for the length of one command."""
     engine = make_engine(settings.effective_database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
     try:
-        with session_scope(make_sessionmaker(engine), write=write) as session:
-            yield session
+        yield engine
     finally:
         engine.dispose()
+
+
+@contextmanager
+def unit_of_work(settings: Settings, *, write: bool = True) -> Iterator[Session]:
+    """One transaction for one command: committed when the command succeeds, rolled back otherwise."""
+    with engine_for(settings) as engine, session_scope(make_sessionmaker(engine), write=write) as session:
+        yield session
 
 
 def domain_errors(func: F) -> F:

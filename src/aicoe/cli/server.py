@@ -9,10 +9,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from aicoe.cli.common import console, domain_errors, err_console, load_settings, unit_of_work
+from aicoe.cli.common import console, domain_errors, engine_for, err_console, load_settings, unit_of_work
 from aicoe.config import Settings
 from aicoe.core import migrate
-from aicoe.core.db import make_engine
 from aicoe.org import schemas, service
 
 HostOpt = Annotated[str | None, typer.Option("--host", help="interface to bind (default: settings host)")]
@@ -27,9 +26,8 @@ def _serve(settings: Settings) -> None:
 
     from aicoe.app import create_app
 
-    engine = make_engine(settings.effective_database_url)
-    current = migrate.is_current(engine)
-    engine.dispose()
+    with engine_for(settings) as engine:
+        current = migrate.is_current(engine)
     if not current:
         err_console.print("[red]The database schema is not at the latest migration.[/red] Run: aicoe db upgrade")
         raise typer.Exit(1)
@@ -111,11 +109,8 @@ def db_downgrade(revision: Annotated[str, typer.Argument(help="target revision, 
 def db_current() -> None:
     """Print the database's revision and whether it is the latest."""
     settings = load_settings()
-    engine = make_engine(settings.effective_database_url)
-    try:
+    with engine_for(settings) as engine:
         current = migrate.current_revision(engine)
-    finally:
-        engine.dispose()
     head = migrate.head_revision(settings.effective_database_url)
     state = "latest" if current == head else f"behind; latest is {head}"
     console.print(f"revision: {current or '(empty database)'} ({state})")

@@ -13,7 +13,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from aicoe.config import Settings
-from aicoe.core.db import begin_write
+from aicoe.core.db import session_scope
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -23,17 +23,8 @@ def get_settings(request: Request) -> Settings:
 
 
 def get_db(request: Request) -> Iterator[Session]:
-    session: Session = request.app.state.sessionmaker()
-    try:
-        if request.method not in SAFE_METHODS:
-            begin_write(session)
+    with session_scope(request.app.state.sessionmaker, write=request.method not in SAFE_METHODS) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 # scope="function": commit before the response leaves, so a client following a redirect sees the change.

@@ -48,9 +48,8 @@ def apply_sort(stmt: Select[Any], sort: str | None, columns: Mapping[str, Any], 
         key = name.lstrip("-+")
         if key not in columns:
             allowed = ", ".join(sorted(columns))
-            raise ValidationFailed(
-                f"cannot sort by {key!r}", errors=[FieldError("sort", f"unknown sort field {key!r}; allowed: {allowed}")]
-            )
+            message = f"unknown sort field {key!r}; allowed: {allowed}"
+            raise ValidationFailed(f"cannot sort by {key!r}", errors=[FieldError("sort", message)])
         order.append(columns[key].desc() if desc else columns[key].asc())
     return stmt.order_by(*order, *default)
 

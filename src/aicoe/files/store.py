@@ -47,11 +47,11 @@ class FileStore(Protocol):
 def human_size(n: int) -> str:
     if n < 1024:
         return f"{n} bytes"
-    value = float(n)
-    for unit in ("KiB", "MiB", "GiB"):
-        value /= 1024
+    value, unit = n / 1024, "KiB"
+    for bigger in ("MiB", "GiB"):
         if value < 1024:
             break
+        value, unit = value / 1024, bigger
     return f"{value:.1f}".removesuffix(".0") + f" {unit}"
 
 

@@ -13,8 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aicoe.audit import ledger
+from aicoe.cli.common import console, domain_errors, engine_for, load_settings, unit_of_work
 from aicoe.config import Settings
-from aicoe.core.db import make_engine, make_sessionmaker
+from aicoe.core.db import make_sessionmaker
 from aicoe.core.errors import FieldError, ValidationFailed
 from aicoe.jobs import service
 from aicoe.jobs.runner import JobRunner
@@ -27,8 +28,7 @@ def worker(settings: Settings, threads: int = 1, once: bool = False) -> int:
     In-flight jobs are handed back to the queue on shutdown; a worker killed outright leaves its jobs to be
     recovered by any other worker once their lease expires.
     """
-    engine = make_engine(settings.effective_database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
-    try:
+    with engine_for(settings) as engine:
         runner = JobRunner(make_sessionmaker(engine), settings, threads=max(threads, 1))
         if once:
             return runner.run_until_idle()
@@ -42,8 +42,6 @@ def worker(settings: Settings, threads: int = 1, once: bool = False) -> int:
         finally:
             runner.stop(timeout=settings.job_lease_s)
         return 0
-    finally:
-        engine.dispose()
 
 
 def _recent(session: Session, status: str | None, kind: str | None, limit: int) -> list[Job]:
@@ -66,9 +64,7 @@ def _payload(raw: str) -> dict[str, Any]:
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``worker`` and the ``jobs`` sub-commands to the root CLI (imported late: the root imports us)."""
-    from aicoe.cli.common import console, domain_errors, load_settings, unit_of_work
-
+    """Add ``worker`` and the ``jobs`` sub-commands to the root CLI."""
     @app.command("worker")
     def worker_command(
         threads: Annotated[int, typer.Option(min=1, help="worker threads")] = 2,

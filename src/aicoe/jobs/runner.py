@@ -3,8 +3,8 @@
 Guarantees, on SQLite and PostgreSQL alike:
 
 * **No job lost.** A claim sets ``locked_by`` and ``lease_until``; the worker renews the lease while the handler
-  runs (a heartbeat thread per running job, and every ``progress`` call). If the process dies, the lease runs out and any runner
-  claims the job again as a new attempt.
+  runs (a heartbeat thread per running job, and every ``progress`` call). If the process dies, the lease runs out
+  and any runner claims the job again as a new attempt.
 * **None run twice to completion.** Claims are atomic (PostgreSQL: ``FOR UPDATE SKIP LOCKED``; SQLite: a
   ``BEGIN IMMEDIATE`` transaction). Every later write is conditional on ``locked_by`` being this claim's token and
   the job still running, so a worker whose lease was taken over can no longer finish, fail or renew the job.

@@ -179,7 +179,8 @@ def find_admin(session: Session) -> User | None:
 
 def _check_unit_exists(session: Session, unit_id: int | None, field: str = "business_unit_id") -> None:
     if unit_id is not None and session.get(BusinessUnit, unit_id) is None:
-        raise ValidationFailed(f"no business unit {unit_id}", errors=[FieldError(field, f"No business unit {unit_id}.")])
+        raise ValidationFailed(f"no business unit {unit_id}",
+                               errors=[FieldError(field, f"No business unit {unit_id}.")])
 
 
 def create_person(session: Session, settings: Settings, principal: Principal | None,
