@@ -246,6 +246,8 @@ def test_cli_verify_exit_codes(any_db_url: str, factory: sessionmaker[Session],
     assert result.exit_code == 0, result.output
     assert "Chain intact: 5 events verified, head is event 5" in flat(result.output)
     assert "events/s" in result.output
+    with factory() as session:
+        assert f"head hash: {session.scalar(select(AuditEvent.hash).where(AuditEvent.seq == 5))}" in result.output
 
     with engine_of(factory).begin() as conn:
         conn.execute(update(EVENTS).where(EVENTS.c.seq == 2).values(actor_label="mallory@example.com"))
@@ -420,12 +422,14 @@ def test_api_verify_reports_ok_then_the_broken_event(client: TestClient, db: Ses
     headers = auditor_headers(db)
     body = client.get("/api/v1/audit-events/verify", headers=headers).json()
     head = body["head_seq"]
-    assert body == {"ok": True, "checked": head, "head_seq": head, "broken_seq": None, "reason": ""}
+    head_hash = db.scalar(select(AuditEvent.hash).where(AuditEvent.seq == head))
+    assert body == {"ok": True, "checked": head, "head_seq": head, "broken_seq": None, "reason": "",
+                    "head_hash": head_hash}
     db.execute(update(AuditEvent).where(AuditEvent.seq == sample[1].seq).values(diff="{}"))
     db.commit()
     body = client.get("/api/v1/audit-events/verify", headers=headers).json()
     assert body == {"ok": False, "checked": sample[1].seq - 1, "head_seq": head, "broken_seq": sample[1].seq,
-                    "reason": "content does not match its hash"}
+                    "reason": "content does not match its hash", "head_hash": ""}
 
 
 AUDIT_API = ["/api/v1/audit-events", "/api/v1/audit-events/1", "/api/v1/audit-events/export?format=csv",

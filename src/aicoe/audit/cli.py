@@ -58,6 +58,7 @@ def verify() -> None:
     if result.ok:
         console.print(f"[green]Chain intact:[/green] {result.checked:,} events verified, "
                       f"head is event {result.head_seq:,}, {timing}.", soft_wrap=True)
+        console.print(f"head hash: {result.head_hash}", soft_wrap=True, highlight=False)
         return
     console.print(f"[red]Chain broken at event {result.broken_seq:,}:[/red] {result.reason}.", soft_wrap=True)
     console.print(f"{result.checked:,} events verified before it; the recorded head is event "

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -139,6 +139,7 @@ class VerifyResult:
     head_seq: int
     broken_seq: int | None = None
     reason: str = ""
+    head_hash: str = field(default="", compare=False)  # record it outside the database to detect rewrites
 
 
 _HASHED_COLUMNS = (
@@ -215,7 +216,7 @@ def _walk(conn: Connection, batch_size: int, progress: Callable[[int], None] | N
     if checked > head_seq:
         return _broken(checked, head_seq, head_seq + 1,
                        f"events after the recorded head (event {head_seq}) were added outside the ledger")
-    return VerifyResult(True, checked, head_seq)
+    return VerifyResult(True, checked, head_seq, head_hash=head_hash)
 
 
 def _broken(checked: int, head_seq: int, seq: int, reason: str) -> VerifyResult:

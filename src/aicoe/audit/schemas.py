@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class AuditEventOut(BaseModel):
@@ -40,3 +40,4 @@ class VerifyOut(BaseModel):
     head_seq: int
     broken_seq: int | None
     reason: str
+    head_hash: str = Field(description="hash of the head event when intact; keep it outside the database")
