@@ -93,3 +93,35 @@ def test_demo_seeds_idempotently(env: str) -> None:
     r = invoke("demo", "--no-serve")
     assert "nothing to add" in r.output
     assert (count(env, BusinessUnit), count(env, User), count(env, AuditEvent)) == (units, people, events)
+
+
+def test_business_unit_and_person_crud_from_the_cli(env: str) -> None:
+    invoke("init", "--email", "root@example.com", "--password", "Sturdy-Admin-Pass-1")
+    assert invoke("unit", "create", "RET", "--name", "Retail").exit_code == 0
+    assert invoke("unit", "create", "CARDS", "--name", "Cards", "--parent", "RET").exit_code == 0
+    r = invoke("unit", "create", "X", "--name", "X", "--parent", "NOPE")
+    assert r.exit_code == 1 and "no business unit with code 'NOPE'" in r.output
+    r = invoke("unit", "update", "RET", "--parent", "CARDS")
+    assert r.exit_code == 1 and "parent_id: That would put the unit below itself." in r.output
+    assert invoke("unit", "update", "CARDS", "--name", "Cards & Payments").exit_code == 0
+    assert invoke("user", "create", "ana@example.com", "--name", "Ana", "--unit", "CARDS", "--no-login").exit_code == 0
+    tree = invoke("unit", "list").output
+    assert "Retail (RET, 0 people)" in tree and "Cards & Payments (CARDS, 1 people)" in tree
+    r = invoke("unit", "delete", "CARDS")
+    assert r.exit_code == 1 and "people still belong to it" in r.output
+    r = invoke("user", "update", "ana@example.com", "--title", "Analyst", "--coe-role", "Data science")
+    assert r.exit_code == 0, r.output
+    assert invoke("user", "delete", "ana@example.com").exit_code == 0
+    assert invoke("unit", "delete", "CARDS").exit_code == 0
+    r = invoke("user", "delete", "root@example.com")
+    assert r.exit_code == 1 and "last active administrator" in r.output
+    assert count(env, BusinessUnit) == 1 and count(env, User) == 1
+    engine = make_engine(env)
+    with make_sessionmaker(engine)() as s:
+        actions = s.execute(select(AuditEvent.action, AuditEvent.entity_type, AuditEvent.actor_type)
+                            .order_by(AuditEvent.seq)).all()
+    engine.dispose()
+    assert [(a, e) for a, e, _ in actions] == [
+        ("create", "user"), ("create", "business_unit"), ("create", "business_unit"), ("update", "business_unit"),
+        ("create", "user"), ("update", "user"), ("delete", "user"), ("delete", "business_unit")]
+    assert {t for _, _, t in actions} == {"system"}

@@ -54,9 +54,9 @@ def domain_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except DomainError as exc:
-            err_console.print(f"[red]{exc.title}:[/red] {exc.detail}")
+            err_console.print(f"[red]{exc.title}:[/red] {exc.detail}", soft_wrap=True)
             for field_error in exc.errors:
-                err_console.print(f"  {field_error.field}: {field_error.message}")
+                err_console.print(f"  {field_error.field}: {field_error.message}", soft_wrap=True)
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]

@@ -22,17 +22,33 @@ from aicoe.core.pagination import Page, PageParams, apply_sort, paginate
 from aicoe.models.org import BusinessUnit, RoleAssignment, User, UserSession
 from aicoe.org import schemas
 
+Actor = Principal | None  # None: the system itself (CLI commands, seeding), unrestricted
+
+
+def _scope(principal: Actor, permission: str) -> frozenset[int] | None:
+    return None if principal is None else principal.scope(permission)
+
+
+def _check(principal: Actor, permission: str, unit_id: int | None, *, hide: bool = True) -> None:
+    if principal is not None:
+        principal.check_unit(permission, unit_id, hide=hide)
+
+
+def _actor(principal: Actor) -> ledger.AuditActor:
+    return ledger.SYSTEM if principal is None else principal.audit_actor
+
+
 UNIT_SORT = {"name": BusinessUnit.name, "code": BusinessUnit.code, "created_at": BusinessUnit.created_at}
 PERSON_SORT = {"name": User.full_name, "email": User.email, "created_at": User.created_at, "title": User.title}
 
 
 # --- business units ------------------------------------------------------------------------------------------
 
-def units_query(principal: Principal) -> Select[tuple[BusinessUnit]]:
-    return select(BusinessUnit).where(in_scope(BusinessUnit.id, principal.scope("business_unit:read")))
+def units_query(principal: Actor) -> Select[tuple[BusinessUnit]]:
+    return select(BusinessUnit).where(in_scope(BusinessUnit.id, _scope(principal, "business_unit:read")))
 
 
-def list_units(session: Session, principal: Principal, params: PageParams, *, q: str | None = None,
+def list_units(session: Session, principal: Actor, params: PageParams, *, q: str | None = None,
                parent_id: int | None = None) -> Page[BusinessUnit]:
     stmt = units_query(principal)
     if q:
@@ -43,11 +59,11 @@ def list_units(session: Session, principal: Principal, params: PageParams, *, q:
     return paginate(session, apply_sort(stmt, params.sort, UNIT_SORT, [BusinessUnit.name]), params)
 
 
-def all_units(session: Session, principal: Principal) -> list[BusinessUnit]:
+def all_units(session: Session, principal: Actor) -> list[BusinessUnit]:
     return list(session.scalars(units_query(principal).order_by(BusinessUnit.name)))
 
 
-def get_unit(session: Session, principal: Principal, unit_id: int) -> BusinessUnit:
+def get_unit(session: Session, principal: Actor, unit_id: int) -> BusinessUnit:
     unit = session.scalar(units_query(principal).where(BusinessUnit.id == unit_id))
     if unit is None:
         raise NotFound(f"no business unit {unit_id}")
@@ -66,11 +82,9 @@ def _check_unique_unit(session: Session, *, code: str | None, name: str | None, 
                            errors=[FieldError(field, f"{value!r} is already taken.")])
 
 
-def _check_parent(session: Session, principal: Principal | None, parent_id: int | None,
-                  unit_id: int | None) -> None:
+def _check_parent(session: Session, principal: Actor, parent_id: int | None, unit_id: int | None) -> None:
     """The parent exists, lies within the caller's units (top-level units need a CoE-wide grant), no cycle."""
-    if principal is not None:
-        principal.check_unit("business_unit:write", parent_id, hide=False)
+    _check(principal, "business_unit:write", parent_id, hide=False)
     if parent_id is None:
         return
     parent = session.get(BusinessUnit, parent_id)
@@ -85,22 +99,20 @@ def _check_parent(session: Session, principal: Principal | None, parent_id: int 
         node = node.parent
 
 
-def create_unit(session: Session, principal: Principal | None, data: schemas.BusinessUnitCreate) -> BusinessUnit:
-    """Create a unit; ``principal=None`` is the system (seeding)."""
+def create_unit(session: Session, principal: Actor, data: schemas.BusinessUnitCreate) -> BusinessUnit:
     _check_parent(session, principal, data.parent_id, None)
     _check_unique_unit(session, code=data.code, name=data.name, exclude=None)
     unit = BusinessUnit(**data.model_dump())
     session.add(unit)
     session.flush()
-    actor = principal.audit_actor if principal else ledger.SYSTEM
-    ledger.append(session, actor, "create", "business_unit", unit.id, ledger.created(unit))
+    ledger.append(session, _actor(principal), "create", "business_unit", unit.id, ledger.created(unit))
     return unit
 
 
-def update_unit(session: Session, principal: Principal, unit_id: int,
+def update_unit(session: Session, principal: Actor, unit_id: int,
                 data: schemas.BusinessUnitUpdate) -> BusinessUnit:
     unit = get_unit(session, principal, unit_id)
-    principal.check_unit("business_unit:write", unit.id)
+    _check(principal, "business_unit:write", unit.id)
     changes = data.model_dump(exclude_unset=True)
     for key in ("code", "name", "description"):
         if key in changes and changes[key] is None:
@@ -112,13 +124,13 @@ def update_unit(session: Session, principal: Principal, unit_id: int,
         setattr(unit, key, value)
     diff = ledger.changed(unit)
     if diff:
-        ledger.append(session, principal.audit_actor, "update", "business_unit", unit.id, diff)
+        ledger.append(session, _actor(principal), "update", "business_unit", unit.id, diff)
     return unit
 
 
-def delete_unit(session: Session, principal: Principal, unit_id: int) -> None:
+def delete_unit(session: Session, principal: Actor, unit_id: int) -> None:
     unit = get_unit(session, principal, unit_id)
-    principal.check_unit("business_unit:write", unit.id)
+    _check(principal, "business_unit:write", unit.id)
     blockers = [
         (exists().where(BusinessUnit.parent_id == unit.id), "it still has sub-units"),
         (exists().where(User.business_unit_id == unit.id), "people still belong to it"),
@@ -129,18 +141,18 @@ def delete_unit(session: Session, principal: Principal, unit_id: int) -> None:
             raise Conflict(f"cannot delete business unit {unit.name!r}: {reason}")
     diff = ledger.deleted(unit)
     session.delete(unit)
-    ledger.append(session, principal.audit_actor, "delete", "business_unit", unit_id, diff)
+    ledger.append(session, _actor(principal), "delete", "business_unit", unit_id, diff)
 
 
 # --- people ----------------------------------------------------------------------------------------------------
 
-def people_query(principal: Principal) -> Select[tuple[User]]:
+def people_query(principal: Actor) -> Select[tuple[User]]:
     return select(User).options(selectinload(User.roles)).where(
-        in_scope(User.business_unit_id, principal.scope("person:read"))
+        in_scope(User.business_unit_id, _scope(principal, "person:read"))
     )
 
 
-def list_people(session: Session, principal: Principal, params: PageParams, *, q: str | None = None,
+def list_people(session: Session, principal: Actor, params: PageParams, *, q: str | None = None,
                 business_unit_id: int | None = None, roster: bool | None = None,
                 active: bool | None = None, role: str | None = None) -> Page[User]:
     stmt = people_query(principal)
@@ -159,7 +171,7 @@ def list_people(session: Session, principal: Principal, params: PageParams, *, q
     return paginate(session, apply_sort(stmt, params.sort, PERSON_SORT, [User.full_name, User.id]), params)
 
 
-def get_person(session: Session, principal: Principal, user_id: int) -> User:
+def get_person(session: Session, principal: Actor, user_id: int) -> User:
     user = session.scalar(people_query(principal).where(User.id == user_id))
     if user is None:
         raise NotFound(f"no person {user_id}")
@@ -183,14 +195,12 @@ def _check_unit_exists(session: Session, unit_id: int | None, field: str = "busi
                                errors=[FieldError(field, f"No business unit {unit_id}.")])
 
 
-def create_person(session: Session, settings: Settings, principal: Principal | None,
-                  data: schemas.PersonCreate) -> User:
-    """Create a person (and their account when a password or roles are given). ``principal=None``: system seed."""
+def create_person(session: Session, settings: Settings, principal: Actor, data: schemas.PersonCreate) -> User:
+    """Create a person (and their account when a password or roles are given)."""
     email = str(data.email).lower()
-    if principal is not None:
-        principal.check_unit("person:write", data.business_unit_id, hide=False)
-        if data.password or data.roles:
-            principal.scope("user:write")
+    _check(principal, "person:write", data.business_unit_id, hide=False)
+    if data.password or data.roles:
+        _scope(principal, "user:write")
     _check_unit_exists(session, data.business_unit_id)
     if find_by_email(session, email) is not None:
         raise Conflict(f"a person with email {email!r} already exists",
@@ -205,20 +215,19 @@ def create_person(session: Session, settings: Settings, principal: Principal | N
     session.flush()
     diff = ledger.created(user)
     diff["roles"] = [None, _role_labels(user.roles)]
-    actor = principal.audit_actor if principal else ledger.SYSTEM
-    ledger.append(session, actor, "create", "user", user.id, diff)
+    ledger.append(session, _actor(principal), "create", "user", user.id, diff)
     return user
 
 
-def update_person(session: Session, principal: Principal, user_id: int, data: schemas.PersonUpdate) -> User:
+def update_person(session: Session, principal: Actor, user_id: int, data: schemas.PersonUpdate) -> User:
     user = get_person(session, principal, user_id)
-    principal.check_unit("person:write", user.business_unit_id)
+    _check(principal, "person:write", user.business_unit_id)
     changes = data.model_dump(exclude_unset=True)
     if "full_name" in changes and changes["full_name"] is None:
         raise ValidationFailed("full_name cannot be empty", errors=[FieldError("full_name", "Cannot be empty.")])
     if "business_unit_id" in changes:
         _check_unit_exists(session, changes["business_unit_id"])
-        principal.check_unit("person:write", changes["business_unit_id"], hide=False)
+        _check(principal, "person:write", changes["business_unit_id"], hide=False)
     if "coe_role" in changes:
         changes["coe_role"] = changes["coe_role"] or None
     if "title" in changes:
@@ -227,18 +236,21 @@ def update_person(session: Session, principal: Principal, user_id: int, data: sc
         setattr(user, key, value)
     diff = ledger.changed(user)
     if diff:
-        ledger.append(session, principal.audit_actor, "update", "user", user.id, diff)
+        ledger.append(session, _actor(principal), "update", "user", user.id, diff)
     return user
 
 
-def delete_person(session: Session, principal: Principal, user_id: int) -> None:
+def delete_person(session: Session, principal: Actor, user_id: int) -> None:
     user = get_person(session, principal, user_id)
-    principal.check_unit("person:write", user.business_unit_id)
-    if user.id == principal.user.id:
+    _check(principal, "person:write", user.business_unit_id)
+    if principal is not None and user.id == principal.user.id:
         raise Conflict("you cannot delete yourself")
+    if any(r.role == Role.ADMIN.value and r.business_unit_id is None for r in user.roles) and user.is_active \
+            and _admins_left(session, user.id) == 0:
+        raise Conflict("this is the last active administrator; it cannot be deleted")
     diff = ledger.deleted(user)
     session.delete(user)
-    ledger.append(session, principal.audit_actor, "delete", "user", user_id, diff)
+    ledger.append(session, _actor(principal), "delete", "user", user_id, diff)
 
 
 # --- accounts and roles (CoE-wide administration) -----------------------------------------------------------
@@ -269,9 +281,8 @@ def _admins_left(session: Session, excluding: int) -> int:
     ) or 0
 
 
-def set_roles(session: Session, principal: Principal | None, user: User, roles: list[schemas.RoleIn]) -> User:
-    if principal is not None:
-        principal.scope("user:write")
+def set_roles(session: Session, principal: Actor, user: User, roles: list[schemas.RoleIn]) -> User:
+    _scope(principal, "user:write")
     before = _role_labels(user.roles)
     wanted = [_assignment(session, r) for r in _dedupe(roles)]
     keeps_admin = any(r.role == Role.ADMIN.value and r.business_unit_id is None for r in wanted)
@@ -282,16 +293,14 @@ def set_roles(session: Session, principal: Principal | None, user: User, roles: 
     session.flush()
     after = _role_labels(user.roles)
     if before != after:
-        actor = principal.audit_actor if principal else ledger.SYSTEM
-        ledger.append(session, actor, "set_roles", "user", user.id, {"roles": [before, after]})
+        ledger.append(session, _actor(principal), "set_roles", "user", user.id, {"roles": [before, after]})
     return user
 
 
-def set_active(session: Session, principal: Principal | None, user: User, active: bool) -> User:
-    if principal is not None:
-        principal.scope("user:write")
-        if principal.user.id == user.id and not active:
-            raise Conflict("you cannot disable your own account")
+def set_active(session: Session, principal: Actor, user: User, active: bool) -> User:
+    _scope(principal, "user:write")
+    if principal is not None and principal.user.id == user.id and not active:
+        raise Conflict("you cannot disable your own account")
     if not active and _admins_left(session, user.id) == 0 and any(
         r.role == Role.ADMIN.value and r.business_unit_id is None for r in user.roles
     ):
@@ -299,22 +308,24 @@ def set_active(session: Session, principal: Principal | None, user: User, active
     user.is_active = active
     diff = ledger.changed(user)
     if diff:
-        actor = principal.audit_actor if principal else ledger.SYSTEM
-        ledger.append(session, actor, "enable" if active else "disable", "user", user.id, diff)
+        ledger.append(session, _actor(principal), "enable" if active else "disable", "user", user.id, diff)
     return user
 
 
-def set_password(session: Session, settings: Settings, principal: Principal | None, user: User,
-                 password: str) -> User:
-    if principal is not None:
-        principal.scope("user:write")
+def set_password(session: Session, settings: Settings, principal: Actor, user: User, password: str) -> User:
+    _scope(principal, "user:write")
     check_password_rules(password, email=user.email, min_length=settings.password_min_length)
     user.password_hash = passwords_for(settings).hash(password)
     diff = ledger.changed(user)
     session.execute(delete(UserSession).where(UserSession.user_id == user.id))  # a reset signs them out
-    actor = principal.audit_actor if principal else ledger.SYSTEM
-    ledger.append(session, actor, "set_password", "user", user.id, diff)
+    ledger.append(session, _actor(principal), "set_password", "user", user.id, diff)
     return user
+
+
+def people_per_unit(session: Session) -> dict[int, int]:
+    rows = session.execute(select(User.business_unit_id, func.count()).where(
+        User.business_unit_id.is_not(None)).group_by(User.business_unit_id))
+    return {unit_id: n for unit_id, n in rows}
 
 
 def counts(session: Session, principal: Principal) -> dict[str, Any]:
