@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
     api_max_page_size: int = Field(default=200, ge=1)
     redis_url: str | None = None
+    currency: str = Field(default="EUR", min_length=3, max_length=3, description="ISO 4217 code for all amounts")
+    discount_rate: float = Field(default=0.08, ge=0, le=1, description="annual rate for portfolio NPV")
 
     @model_validator(mode="after")
     def _check_production(self) -> Settings:

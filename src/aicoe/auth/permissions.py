@@ -57,22 +57,38 @@ PERMISSIONS: dict[str, str] = {
     "file:read": "Download stored files",
     "file:write": "Upload files",
     "profile:write": "Change one's own password and API tokens",
+    "strategy:read": "See the mission, objectives and KPIs",
+    "strategy:write": "Edit the mission, objectives and KPIs; record KPI measurements",
+    "use_case:read": "See use cases, their scores, decisions and value",
+    "use_case:submit": "Submit new use-case ideas",
+    "use_case:write": "Edit use cases, success criteria and results, and their patterns",
+    "use_case:score": "Score use cases",
+    "use_case:transition": "Move use cases through the stage gates",
+    "use_case:override": "Override a failed gate check, with a reason",
+    "use_case:import": "Import use cases from CSV or XLSX",
+    "value:write": "Record realised costs and benefits",
+    "scoring_model:write": "Configure the scoring model",
 }
 
 READ_ALL = frozenset(p for p in PERMISSIONS if p.endswith(":read"))
-_MEMBER = frozenset({"business_unit:read", "person:read", "job:read", "file:read", "file:write", "profile:write"})
-_VIEWER = frozenset({"business_unit:read", "person:read", "profile:write"})
+_MEMBER = frozenset({"business_unit:read", "person:read", "job:read", "file:read", "file:write", "profile:write",
+                     "strategy:read", "use_case:read", "use_case:submit"})
+_VIEWER = frozenset({"business_unit:read", "person:read", "profile:write", "strategy:read", "use_case:read",
+                     "use_case:submit"})
+_DELIVERY = frozenset({"use_case:write", "use_case:score", "use_case:transition", "value:write"})
 
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.ADMIN: frozenset(PERMISSIONS),
-    Role.EXECUTIVE_SPONSOR: _MEMBER | {"audit:read"},
-    Role.STEERING_COMMITTEE: _MEMBER | {"audit:read"},
+    Role.EXECUTIVE_SPONSOR: _MEMBER | {"audit:read", "strategy:write", "use_case:score"},
+    Role.STEERING_COMMITTEE: _MEMBER | {"audit:read", "strategy:write", "use_case:score", "use_case:transition",
+                                        "use_case:override"},
     Role.ETHICS_BOARD: _MEMBER | {"audit:read"},
-    Role.COE_LEAD: _MEMBER | {"business_unit:write", "person:write", "user:read", "audit:read", "job:write"},
-    Role.PRODUCT_STRATEGIST: _MEMBER,
-    Role.PROJECT_MANAGER: _MEMBER,
-    Role.PRACTITIONER: _MEMBER | {"job:write"},
-    Role.DOMAIN_EXPERT: _MEMBER,
+    Role.COE_LEAD: _MEMBER | _DELIVERY | {"business_unit:write", "person:write", "user:read", "audit:read",
+                                          "job:write", "strategy:write", "scoring_model:write", "use_case:import"},
+    Role.PRODUCT_STRATEGIST: _MEMBER | _DELIVERY | {"use_case:import"},
+    Role.PROJECT_MANAGER: _MEMBER | _DELIVERY,
+    Role.PRACTITIONER: _MEMBER | {"job:write", "use_case:write"},
+    Role.DOMAIN_EXPERT: _MEMBER | {"use_case:score"},
     Role.RISK_COMPLIANCE: _MEMBER | {"audit:read", "audit:export"},
     Role.OPERATIONS: _MEMBER | {"job:write"},
     Role.PROCUREMENT: _MEMBER,
@@ -81,7 +97,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
 }
 
 # Permissions that only make sense CoE-wide: a business-unit-scoped grant of these is ignored.
-GLOBAL_ONLY = frozenset({"user:read", "user:write", "audit:read", "audit:export", "job:write"})
+GLOBAL_ONLY = frozenset({"user:read", "user:write", "audit:read", "audit:export", "job:write", "strategy:write",
+                         "scoring_model:write", "use_case:override", "use_case:import"})
 
 
 def role_from(value: str) -> Role:

@@ -8,6 +8,7 @@ from aicoe.audit.cli import app as audit_app
 from aicoe.cli import server
 from aicoe.jobs.cli import register as register_jobs
 from aicoe.org.cli import register as register_org
+from aicoe.portfolio.cli import register as register_portfolio
 
 app = typer.Typer(help="aicoe: the platform an AI/ML Center of Excellence runs on.", no_args_is_help=True,
                   pretty_exceptions_show_locals=False)
@@ -15,6 +16,7 @@ server.register(app)
 register_org(app)
 app.add_typer(audit_app, name="audit", help="Verify and export the audit ledger.")
 register_jobs(app)
+register_portfolio(app)
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from aicoe.config import Settings
 from aicoe.demo.org import DEMO_PASSWORD, seed_org
+from aicoe.demo.portfolio import seed_portfolio
 
 ORGANISATION = "Meridian Trust Financial Group"
 
@@ -28,7 +29,7 @@ class DemoResult:
         return f"created {made}" if made else "already seeded, nothing to add"
 
 
-SEEDERS: list[Callable[[Session, Settings, DemoResult], None]] = [seed_org]
+SEEDERS: list[Callable[[Session, Settings, DemoResult], None]] = [seed_org, seed_portfolio]
 
 
 def seed(session: Session, settings: Settings) -> DemoResult:

@@ -4,16 +4,23 @@ from aicoe.models.audit import AuditEvent, AuditHead
 from aicoe.models.files import StoredFile
 from aicoe.models.jobs import Job
 from aicoe.models.org import ApiToken, BusinessUnit, LoginAttempt, RoleAssignment, User, UserSession
+from aicoe.models.portfolio import (
+    Counter,
+    ExpectedBenefit,
+    Pattern,
+    Score,
+    ScoringCriterion,
+    ScoringModel,
+    StageTransition,
+    SuccessCriterion,
+    UseCase,
+    ValueEntry,
+)
+from aicoe.models.strategy import Kpi, KpiMeasurement, MissionVersion, Objective
 
 __all__ = [
-    "ApiToken",
-    "AuditEvent",
-    "AuditHead",
-    "BusinessUnit",
-    "Job",
-    "LoginAttempt",
-    "RoleAssignment",
-    "StoredFile",
-    "User",
-    "UserSession",
+    "ApiToken", "AuditEvent", "AuditHead", "BusinessUnit", "Counter", "ExpectedBenefit", "Job", "Kpi",
+    "KpiMeasurement", "LoginAttempt", "MissionVersion", "Objective", "Pattern", "RoleAssignment", "Score",
+    "ScoringCriterion", "ScoringModel", "StageTransition", "StoredFile", "SuccessCriterion", "UseCase", "User",
+    "UserSession", "ValueEntry",
 ]

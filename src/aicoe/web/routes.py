@@ -13,11 +13,20 @@ from aicoe.jobs import api as jobs_api
 from aicoe.jobs import views as jobs_views
 from aicoe.org import api as org_api
 from aicoe.org import views as org_views
+from aicoe.portfolio import api as portfolio_api
+from aicoe.portfolio import lifecycle_api, lifecycle_views, value_api, value_views
+from aicoe.portfolio import views as portfolio_views
+from aicoe.strategy import api as strategy_api
+from aicoe.strategy import views as strategy_views
 from aicoe.web import health, home
 
 API_PREFIX = "/api/v1"
-API_ROUTERS = [auth_api.router, org_api.router, audit_api.router, jobs_api.router, files_api.router]
-VIEW_ROUTERS = [home.router, auth_views.router, org_views.router, audit_views.router, jobs_views.router]
+# value_api/value_views come before portfolio_api/views: their fixed paths (/use-cases/import, /use-cases/export)
+# must match before the use-case routes' /use-cases/{key} does.
+API_ROUTERS = [auth_api.router, org_api.router, audit_api.router, jobs_api.router, files_api.router,
+               strategy_api.router, value_api.router, portfolio_api.router, lifecycle_api.router]
+VIEW_ROUTERS = [home.router, auth_views.router, org_views.router, audit_views.router, jobs_views.router,
+                strategy_views.router, value_views.router, portfolio_views.router, lifecycle_views.router]
 
 
 def mount(app: FastAPI) -> None:

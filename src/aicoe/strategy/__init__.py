@@ -1,0 +1,1 @@
+"""Strategy: the CoE mission (versioned), strategic objectives and KPIs with measurements over time."""
