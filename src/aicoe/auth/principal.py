@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, select, true
 from sqlalchemy.orm import Session
 
-from aicoe.audit.ledger import AuditActor
+from aicoe.audit.ledger import SYSTEM, AuditActor
 from aicoe.auth.permissions import GLOBAL_ONLY, ROLE_PERMISSIONS, Role
 from aicoe.core.errors import NotFound, PermissionDenied
 from aicoe.models.org import ApiToken, BusinessUnit, User
@@ -97,3 +97,15 @@ class Principal:
 def in_scope(column: ColumnElement[Any], scope: Scope) -> ColumnElement[bool]:
     """A WHERE clause limiting ``column`` to the scope (``None`` scope: no limit)."""
     return true() if scope is None else column.in_(sorted(scope))
+
+
+Actor = Principal | None  # None: the system itself (CLI commands, seeding, jobs): unrestricted
+
+
+def audit_actor(principal: Actor) -> AuditActor:
+    return SYSTEM if principal is None else principal.audit_actor
+
+
+def scope_of(principal: Actor, permission: str) -> Scope:
+    """The principal's scope for ``permission`` (refusing when it holds none); everything for the system."""
+    return None if principal is None else principal.scope(permission)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 from aicoe.audit import ledger
 from aicoe.auth.passwords import check_password_rules
 from aicoe.auth.permissions import Role, role_from
-from aicoe.auth.principal import Principal, in_scope
+from aicoe.auth.principal import Actor, Principal, audit_actor, in_scope, scope_of
 from aicoe.auth.service import passwords_for
 from aicoe.config import Settings
 from aicoe.core.errors import Conflict, FieldError, NotFound, ValidationFailed
@@ -22,20 +22,10 @@ from aicoe.core.pagination import Page, PageParams, apply_sort, paginate
 from aicoe.models.org import BusinessUnit, RoleAssignment, User, UserSession
 from aicoe.org import schemas
 
-Actor = Principal | None  # None: the system itself (CLI commands, seeding), unrestricted
-
-
-def _scope(principal: Actor, permission: str) -> frozenset[int] | None:
-    return None if principal is None else principal.scope(permission)
-
 
 def _check(principal: Actor, permission: str, unit_id: int | None, *, hide: bool = True) -> None:
     if principal is not None:
         principal.check_unit(permission, unit_id, hide=hide)
-
-
-def _actor(principal: Actor) -> ledger.AuditActor:
-    return ledger.SYSTEM if principal is None else principal.audit_actor
 
 
 UNIT_SORT = {"name": BusinessUnit.name, "code": BusinessUnit.code, "created_at": BusinessUnit.created_at}
@@ -45,7 +35,7 @@ PERSON_SORT = {"name": User.full_name, "email": User.email, "created_at": User.c
 # --- business units ------------------------------------------------------------------------------------------
 
 def units_query(principal: Actor) -> Select[tuple[BusinessUnit]]:
-    return select(BusinessUnit).where(in_scope(BusinessUnit.id, _scope(principal, "business_unit:read")))
+    return select(BusinessUnit).where(in_scope(BusinessUnit.id, scope_of(principal, "business_unit:read")))
 
 
 def list_units(session: Session, principal: Actor, params: PageParams, *, q: str | None = None,
@@ -105,7 +95,7 @@ def create_unit(session: Session, principal: Actor, data: schemas.BusinessUnitCr
     unit = BusinessUnit(**data.model_dump())
     session.add(unit)
     session.flush()
-    ledger.append(session, _actor(principal), "create", "business_unit", unit.id, ledger.created(unit))
+    ledger.append(session, audit_actor(principal), "create", "business_unit", unit.id, ledger.created(unit))
     return unit
 
 
@@ -124,7 +114,7 @@ def update_unit(session: Session, principal: Actor, unit_id: int,
         setattr(unit, key, value)
     diff = ledger.changed(unit)
     if diff:
-        ledger.append(session, _actor(principal), "update", "business_unit", unit.id, diff)
+        ledger.append(session, audit_actor(principal), "update", "business_unit", unit.id, diff)
     return unit
 
 
@@ -141,14 +131,14 @@ def delete_unit(session: Session, principal: Actor, unit_id: int) -> None:
             raise Conflict(f"cannot delete business unit {unit.name!r}: {reason}")
     diff = ledger.deleted(unit)
     session.delete(unit)
-    ledger.append(session, _actor(principal), "delete", "business_unit", unit_id, diff)
+    ledger.append(session, audit_actor(principal), "delete", "business_unit", unit_id, diff)
 
 
 # --- people ----------------------------------------------------------------------------------------------------
 
 def people_query(principal: Actor) -> Select[tuple[User]]:
     return select(User).options(selectinload(User.roles)).where(
-        in_scope(User.business_unit_id, _scope(principal, "person:read"))
+        in_scope(User.business_unit_id, scope_of(principal, "person:read"))
     )
 
 
@@ -200,7 +190,7 @@ def create_person(session: Session, settings: Settings, principal: Actor, data: 
     email = str(data.email).lower()
     _check(principal, "person:write", data.business_unit_id, hide=False)
     if data.password or data.roles:
-        _scope(principal, "user:write")
+        scope_of(principal, "user:write")
     _check_unit_exists(session, data.business_unit_id)
     if find_by_email(session, email) is not None:
         raise Conflict(f"a person with email {email!r} already exists",
@@ -215,7 +205,7 @@ def create_person(session: Session, settings: Settings, principal: Actor, data: 
     session.flush()
     diff = ledger.created(user)
     diff["roles"] = [None, _role_labels(user.roles)]
-    ledger.append(session, _actor(principal), "create", "user", user.id, diff)
+    ledger.append(session, audit_actor(principal), "create", "user", user.id, diff)
     return user
 
 
@@ -236,7 +226,7 @@ def update_person(session: Session, principal: Actor, user_id: int, data: schema
         setattr(user, key, value)
     diff = ledger.changed(user)
     if diff:
-        ledger.append(session, _actor(principal), "update", "user", user.id, diff)
+        ledger.append(session, audit_actor(principal), "update", "user", user.id, diff)
     return user
 
 
@@ -250,7 +240,7 @@ def delete_person(session: Session, principal: Actor, user_id: int) -> None:
         raise Conflict("this is the last active administrator; it cannot be deleted")
     diff = ledger.deleted(user)
     session.delete(user)
-    ledger.append(session, _actor(principal), "delete", "user", user_id, diff)
+    ledger.append(session, audit_actor(principal), "delete", "user", user_id, diff)
 
 
 # --- accounts and roles (CoE-wide administration) -----------------------------------------------------------
@@ -282,7 +272,7 @@ def _admins_left(session: Session, excluding: int) -> int:
 
 
 def set_roles(session: Session, principal: Actor, user: User, roles: list[schemas.RoleIn]) -> User:
-    _scope(principal, "user:write")
+    scope_of(principal, "user:write")
     before = _role_labels(user.roles)
     wanted = [_assignment(session, r) for r in _dedupe(roles)]
     keeps_admin = any(r.role == Role.ADMIN.value and r.business_unit_id is None for r in wanted)
@@ -293,12 +283,12 @@ def set_roles(session: Session, principal: Actor, user: User, roles: list[schema
     session.flush()
     after = _role_labels(user.roles)
     if before != after:
-        ledger.append(session, _actor(principal), "set_roles", "user", user.id, {"roles": [before, after]})
+        ledger.append(session, audit_actor(principal), "set_roles", "user", user.id, {"roles": [before, after]})
     return user
 
 
 def set_active(session: Session, principal: Actor, user: User, active: bool) -> User:
-    _scope(principal, "user:write")
+    scope_of(principal, "user:write")
     if principal is not None and principal.user.id == user.id and not active:
         raise Conflict("you cannot disable your own account")
     if not active and _admins_left(session, user.id) == 0 and any(
@@ -308,17 +298,17 @@ def set_active(session: Session, principal: Actor, user: User, active: bool) -> 
     user.is_active = active
     diff = ledger.changed(user)
     if diff:
-        ledger.append(session, _actor(principal), "enable" if active else "disable", "user", user.id, diff)
+        ledger.append(session, audit_actor(principal), "enable" if active else "disable", "user", user.id, diff)
     return user
 
 
 def set_password(session: Session, settings: Settings, principal: Actor, user: User, password: str) -> User:
-    _scope(principal, "user:write")
+    scope_of(principal, "user:write")
     check_password_rules(password, email=user.email, min_length=settings.password_min_length)
     user.password_hash = passwords_for(settings).hash(password)
     diff = ledger.changed(user)
     session.execute(delete(UserSession).where(UserSession.user_id == user.id))  # a reset signs them out
-    ledger.append(session, _actor(principal), "set_password", "user", user.id, diff)
+    ledger.append(session, audit_actor(principal), "set_password", "user", user.id, diff)
     return user
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aicoe.audit import ledger
-from aicoe.auth.principal import Principal
+from aicoe.auth.principal import Actor, audit_actor
 from aicoe.core.errors import FieldError, NotFound, ValidationFailed
 from aicoe.core.pagination import Page, PageParams, apply_sort, paginate
 from aicoe.core.time import utcnow
@@ -25,7 +25,6 @@ from aicoe.portfolio.constants import COMPARATORS
 if TYPE_CHECKING:
     from aicoe.portfolio.lifecycle_schemas import CriterionCreate, CriterionUpdate, ResultIn
 
-Actor = Principal | None
 EQUAL_REL_TOL = 1e-9
 
 
@@ -49,10 +48,6 @@ def criterion_passed(criterion: SuccessCriterion) -> bool | None:
     if criterion.result_value is None:
         return None
     return evaluate(criterion.comparator, criterion.result_value, criterion.threshold)
-
-
-def _actor(principal: Actor) -> ledger.AuditActor:
-    return ledger.SYSTEM if principal is None else principal.audit_actor
 
 
 def _check(principal: Actor, use_case: UseCase) -> None:
@@ -88,7 +83,7 @@ def create_criterion(session: Session, principal: Actor, use_case: UseCase,
     criterion = SuccessCriterion(use_case_id=use_case.id, **data.model_dump())
     session.add(criterion)
     session.flush()
-    ledger.append(session, _actor(principal), "create", "success_criterion", criterion.id,
+    ledger.append(session, audit_actor(principal), "create", "success_criterion", criterion.id,
                   {"use_case": [None, use_case.key], **ledger.created(criterion)})
     return criterion
 
@@ -105,7 +100,7 @@ def update_criterion(session: Session, principal: Actor, use_case: UseCase, crit
         setattr(criterion, key, "" if value is None else value)
     diff = ledger.changed(criterion)
     if diff:
-        ledger.append(session, _actor(principal), "update", "success_criterion", criterion.id, diff)
+        ledger.append(session, audit_actor(principal), "update", "success_criterion", criterion.id, diff)
     return criterion
 
 
@@ -114,7 +109,7 @@ def delete_criterion(session: Session, principal: Actor, use_case: UseCase, crit
     criterion = get_criterion(session, use_case, criterion_id)
     diff = ledger.deleted(criterion)
     session.delete(criterion)
-    ledger.append(session, _actor(principal), "delete", "success_criterion", criterion_id, diff)
+    ledger.append(session, audit_actor(principal), "delete", "success_criterion", criterion_id, diff)
 
 
 def record_result(session: Session, principal: Actor, use_case: UseCase, criterion_id: int,
@@ -130,7 +125,7 @@ def record_result(session: Session, principal: Actor, use_case: UseCase, criteri
     criterion.result_recorded_by_id = None if principal is None else principal.user.id
     diff = ledger.changed(criterion)
     diff["passed"] = [None, criterion_passed(criterion)]
-    ledger.append(session, _actor(principal), "result", "success_criterion", criterion.id, diff)
+    ledger.append(session, audit_actor(principal), "result", "success_criterion", criterion.id, diff)
     return criterion
 
 
@@ -144,6 +139,6 @@ def clear_result(session: Session, principal: Actor, use_case: UseCase, criterio
     criterion.result_note = criterion.result_link = criterion.result_evidence = ""
     criterion.result_recorded_at = None
     criterion.result_recorded_by_id = None
-    ledger.append(session, _actor(principal), "clear_result", "success_criterion", criterion.id,
+    ledger.append(session, audit_actor(principal), "clear_result", "success_criterion", criterion.id,
                   ledger.changed(criterion))
     return criterion

@@ -17,15 +17,13 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, Float, case, cast, func, literal, select
 from sqlalchemy.orm import Session
 
-from aicoe.auth.principal import Principal, in_scope
+from aicoe.auth.principal import Actor, in_scope
 from aicoe.core.time import utcnow
 from aicoe.models.org import BusinessUnit
 from aicoe.models.portfolio import UseCase, use_case_objectives
 from aicoe.models.strategy import Objective
 from aicoe.portfolio import finance
 from aicoe.portfolio.constants import ALL_STAGES, STAGE_LABELS, STAGES
-
-Actor = Principal | None
 
 
 @dataclass

@@ -38,21 +38,18 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, BinaryIO
 
-from fastapi import UploadFile
 from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from aicoe.auth.principal import Principal
+from aicoe.auth.principal import Actor
 from aicoe.core.errors import DomainError, FieldError, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from aicoe.models.org import BusinessUnit, User
 from aicoe.models.strategy import Objective
 from aicoe.portfolio import schemas, usecases
 from aicoe.portfolio.constants import AI_TYPES, BENEFIT_KINDS, DELIVERY_MODES
-
-Actor = Principal | None
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 5000
@@ -143,9 +140,9 @@ class ImportRefused(ValidationFailed):
 
 # --- reading files -----------------------------------------------------------------------------------------------
 
-def read_upload(file: UploadFile) -> bytes:
+def read_upload(stream: BinaryIO) -> bytes:
     """The uploaded bytes, refused beyond ``MAX_BYTES`` without reading further."""
-    content = file.file.read(MAX_BYTES + 1)
+    content = stream.read(MAX_BYTES + 1)
     if len(content) > MAX_BYTES:
         raise PayloadTooLarge(f"the file is larger than {MAX_BYTES // (1024 * 1024)} MiB")
     return content

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aicoe.audit import ledger
-from aicoe.auth.principal import Principal
+from aicoe.auth.principal import Actor, audit_actor
 from aicoe.core.errors import Conflict, FieldError, ValidationFailed
 from aicoe.core.pagination import Page, PageParams, apply_sort, paginate
 from aicoe.core.time import as_utc, utcnow
@@ -29,7 +29,6 @@ from aicoe.portfolio import usecases
 from aicoe.portfolio.constants import ACTIVE_STAGES, ALL_STAGES, STAGE_LABELS, STAGES
 from aicoe.portfolio.gates import CheckResult, registry
 
-Actor = Principal | None  # None: the system itself (CLI, demo seed), unrestricted
 MoveKind = Literal["forward", "back", "reject", "hold", "resume", "reopen"]
 
 
@@ -37,10 +36,6 @@ class GateRefused(ValidationFailed):
     """A move whose gate checks fail: ``errors`` has one entry per failing check, ``checks`` every outcome."""
 
     code, title = "gate-refused", "Transition refused"
-
-
-def _actor(principal: Actor) -> ledger.AuditActor:
-    return ledger.SYSTEM if principal is None else principal.audit_actor
 
 
 # --- finding the use case ------------------------------------------------------------------------------------
@@ -185,7 +180,7 @@ def _record(session: Session, principal: Actor, use_case: UseCase, g: Gate, reas
     from_stage = use_case.stage
     record = StageTransition(
         use_case_id=use_case.id, from_stage=from_stage, to_stage=g.to_stage,
-        decided_by_id=None if principal is None else principal.user.id, decided_by_label=_actor(principal).label,
+        decided_by_id=None if principal is None else principal.user.id, decided_by_label=audit_actor(principal).label,
         decided_at=when, reason=reason, override_reason=override_reason, checks=[c.as_dict() for c in g.checks],
     )
     session.add(record)
@@ -205,7 +200,7 @@ def _record(session: Session, principal: Actor, use_case: UseCase, g: Gate, reas
     })
     if override_reason is not None:
         diff["override_reason"] = [None, override_reason]
-    ledger.append(session, _actor(principal), "transition", "use_case", use_case.key, diff)
+    ledger.append(session, audit_actor(principal), "transition", "use_case", use_case.key, diff)
     return record
 
 

@@ -5,20 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, StringConstraints, computed_field, field_validator
+from pydantic import BaseModel, Field, FiniteFloat, StringConstraints, computed_field, field_validator
 
+from aicoe.core.schemas import Input, Output
 from aicoe.portfolio.criteria import evaluate
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
 Comparator = Literal[">=", ">", "<=", "<", "=="]
-
-
-class Input(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Output(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
 
 
 # --- transitions ---------------------------------------------------------------------------------------------

@@ -16,12 +16,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from aicoe.audit import ledger
-from aicoe.auth.principal import in_scope
+from aicoe.auth.principal import Actor, audit_actor, in_scope
 from aicoe.core.errors import Conflict, FieldError, NotFound, PermissionDenied, ValidationFailed
 from aicoe.core.pagination import Page, PageParams, apply_sort, paginate
 from aicoe.models.org import BusinessUnit
 from aicoe.models.portfolio import Pattern, UseCase, use_case_patterns
-from aicoe.portfolio.value import Actor, use_case_by_key
+from aicoe.portfolio.value import use_case_by_key
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
@@ -55,10 +55,6 @@ class PatternUse:
         return len(self.units) >= 2
 
 
-def _actor(principal: Actor) -> ledger.AuditActor:
-    return ledger.SYSTEM if principal is None else principal.audit_actor
-
-
 def _scope(principal: Actor) -> frozenset[int] | None:
     return None if principal is None else principal.scope("use_case:read")
 
@@ -84,7 +80,7 @@ def create_pattern(session: Session, principal: Actor, data: PatternIn) -> Patte
     pattern = Pattern(name=data.name, description=data.description)
     session.add(pattern)
     session.flush()
-    ledger.append(session, _actor(principal), "create", "pattern", pattern.id, ledger.created(pattern))
+    ledger.append(session, audit_actor(principal), "create", "pattern", pattern.id, ledger.created(pattern))
     return pattern
 
 
@@ -106,7 +102,7 @@ def update_pattern(session: Session, principal: Actor, pattern_id: int, data: Pa
         setattr(pattern, key, "" if value is None else value)
     diff = ledger.changed(pattern)
     if diff:
-        ledger.append(session, _actor(principal), "update", "pattern", pattern.id, diff)
+        ledger.append(session, audit_actor(principal), "update", "pattern", pattern.id, diff)
     return pattern
 
 
@@ -117,7 +113,7 @@ def delete_pattern(session: Session, principal: Actor, pattern_id: int) -> None:
     tagged = sorted(uc.key for uc in pattern.use_cases)
     diff = {**ledger.deleted(pattern), "use_cases": [tagged, None]}
     session.delete(pattern)
-    ledger.append(session, _actor(principal), "delete", "pattern", pattern_id, diff)
+    ledger.append(session, audit_actor(principal), "delete", "pattern", pattern_id, diff)
 
 
 def _retag(session: Session, principal: Actor, key: str, pattern_id: int, *, add: bool) -> UseCase:
@@ -132,7 +128,7 @@ def _retag(session: Session, principal: Actor, key: str, pattern_id: int, *, add
         return use_case  # already as asked: nothing to record
     session.flush()
     after = sorted(before + [pattern.name]) if add else sorted(n for n in before if n != pattern.name)
-    ledger.append(session, _actor(principal), "tag" if add else "untag", "use_case", use_case.key,
+    ledger.append(session, audit_actor(principal), "tag" if add else "untag", "use_case", use_case.key,
                   {"patterns": [sorted(before), after]})
     return use_case
 

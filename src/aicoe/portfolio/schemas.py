@@ -7,7 +7,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
+
+from aicoe.core.schemas import Input, Output
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=10_000)]
@@ -20,14 +22,6 @@ BenefitKind = Literal["revenue", "cost_saving", "hours_saved", "customer_satisfa
 DeliveryMode = Literal["build", "buy", "partner"]
 Axis = Literal["value", "feasibility"]
 Ids = Annotated[list[int], Field(max_length=100)]
-
-
-class Input(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Output(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
 
 
 # --- use cases -------------------------------------------------------------------------------------------------

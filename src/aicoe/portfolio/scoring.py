@@ -27,13 +27,11 @@ from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql import ColumnElement
 
 from aicoe.audit import ledger
-from aicoe.auth.principal import Principal
+from aicoe.auth.principal import Actor, Principal, audit_actor
 from aicoe.core.errors import FieldError, ValidationFailed
 from aicoe.models.portfolio import Score, ScoringCriterion, ScoringModel, UseCase
 from aicoe.portfolio import schemas
 from aicoe.portfolio.constants import SCORE_MAX, SCORE_MIN
-
-Actor = Principal | None
 
 DEFAULT_MODEL_NAME = "Default"
 DEFAULT_CRITERIA: tuple[tuple[str, str, str, float, bool, str], ...] = (
@@ -52,10 +50,6 @@ DEFAULT_CRITERIA: tuple[tuple[str, str, str, float, bool, str], ...] = (
 )
 DECIMALS = 6
 RATING_FLIP = SCORE_MIN + SCORE_MAX  # an inverse rating r counts as RATING_FLIP - r (6 - r on the 1..5 scale)
-
-
-def _actor(principal: Actor) -> ledger.AuditActor:
-    return ledger.SYSTEM if principal is None else principal.audit_actor
 
 
 # --- the model -------------------------------------------------------------------------------------------------
@@ -93,7 +87,7 @@ def ensure_active_model(session: Session, principal: Actor = None) -> ScoringMod
     session.flush()
     diff = ledger.created(model)
     diff["criteria"] = [None, _criteria_labels(model.criteria)]
-    ledger.append(session, _actor(principal), "create", "scoring_model", model.id, diff)
+    ledger.append(session, audit_actor(principal), "create", "scoring_model", model.id, diff)
     return model
 
 
@@ -148,7 +142,7 @@ def replace_model(session: Session, principal: Actor, data: schemas.ScoringModel
     if totals_change:
         diff["use_cases_recomputed"] = [None, recompute(session, model)]
     if diff:
-        ledger.append(session, _actor(principal), "update", "scoring_model", model.id, diff)
+        ledger.append(session, audit_actor(principal), "update", "scoring_model", model.id, diff)
     return model
 
 

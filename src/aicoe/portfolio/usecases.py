@@ -17,7 +17,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
 from aicoe.audit import ledger
-from aicoe.auth.principal import Principal, in_scope
+from aicoe.auth.principal import Actor, audit_actor, in_scope, scope_of
 from aicoe.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from aicoe.core.pagination import Page, PageParams, paginate
 from aicoe.core.time import utcnow
@@ -27,21 +27,11 @@ from aicoe.models.strategy import Kpi, Objective
 from aicoe.portfolio import schemas, similarity
 from aicoe.portfolio.constants import AI_TYPES, ALL_STAGES
 
-Actor = Principal | None  # None: the system itself (CLI, import jobs, demo seeding), unrestricted
-
 KEY_PREFIX = "UC-"
 KEY_COUNTER = "use_case"
 DELETABLE_STAGES = frozenset({"idea", "rejected"})
 SIMILAR_CANDIDATES = 500  # stored use cases compared in Python per duplicate check, at most
 SIMILAR_SHOWN = 10
-
-
-def _actor(principal: Actor) -> ledger.AuditActor:
-    return ledger.SYSTEM if principal is None else principal.audit_actor
-
-
-def _scope(principal: Actor, permission: str) -> frozenset[int] | None:
-    return None if principal is None else principal.scope(permission)
 
 
 # --- keys ------------------------------------------------------------------------------------------------------
@@ -71,7 +61,7 @@ def next_key(session: Session) -> str:
 # --- reading ---------------------------------------------------------------------------------------------------
 
 def use_cases_query(principal: Actor, permission: str = "use_case:read") -> Select[tuple[UseCase]]:
-    return select(UseCase).where(in_scope(UseCase.business_unit_id, _scope(principal, permission)))
+    return select(UseCase).where(in_scope(UseCase.business_unit_id, scope_of(principal, permission)))
 
 
 def _key_number():  # noqa: ANN202 -- a SQL expression: the number after "UC-", so UC-10000 sorts after UC-9999
@@ -239,7 +229,7 @@ def create_use_case(session: Session, principal: Actor, data: schemas.UseCaseCre
     diff["benefits"] = [None, _benefit_labels(use_case.benefits)]
     diff["objective_ids"] = [None, sorted(data.objective_ids)]
     diff["kpi_ids"] = [None, sorted(data.kpi_ids)]
-    ledger.append(session, _actor(principal), "create", "use_case", use_case.key, diff)
+    ledger.append(session, audit_actor(principal), "create", "use_case", use_case.key, diff)
     return use_case
 
 
@@ -281,7 +271,7 @@ def update_use_case(session: Session, principal: Actor, ref: str | int, data: sc
             setattr(use_case, field, value)
     diff = {**ledger.changed(use_case), **extra}
     if diff:
-        ledger.append(session, _actor(principal), "update", "use_case", use_case.key, diff)
+        ledger.append(session, audit_actor(principal), "update", "use_case", use_case.key, diff)
     return use_case
 
 
@@ -295,7 +285,7 @@ def delete_use_case(session: Session, principal: Actor, ref: str | int) -> None:
                        "deleted (reject or retire it instead)")
     key, diff = use_case.key, ledger.deleted(use_case)
     session.delete(use_case)
-    ledger.append(session, _actor(principal), "delete", "use_case", key, diff)
+    ledger.append(session, audit_actor(principal), "delete", "use_case", key, diff)
 
 
 # --- duplicate detection ------------------------------------------------------------------------------------------

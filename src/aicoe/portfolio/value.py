@@ -24,15 +24,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from aicoe.audit import ledger
-from aicoe.auth.principal import Principal
+from aicoe.auth.principal import Actor, audit_actor
 from aicoe.core.errors import FieldError, NotFound, ValidationFailed
 from aicoe.core.pagination import Page, PageParams, apply_sort, paginate
 from aicoe.core.time import as_utc, utcnow
 from aicoe.models.portfolio import UseCase, ValueEntry
 from aicoe.portfolio import finance, lifecycle, usecases
 from aicoe.portfolio.constants import STAGE_LABELS, VALUE_KINDS
-
-Actor = Principal | None  # None: the system itself (CLI, demo seed), unrestricted
 
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 Money = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)]
@@ -117,9 +115,6 @@ class ValueEntryOut(BaseModel):
 
 # --- use case lookup and scoping -------------------------------------------------------------------------------
 
-def _actor(principal: Actor) -> ledger.AuditActor:
-    return ledger.SYSTEM if principal is None else principal.audit_actor
-
 
 def use_case_by_key(session: Session, principal: Actor, key: str, *, write: str | None = None) -> UseCase:
     """The use case ``key`` if the caller may read it (else 404); with ``write``, locked and checked for that
@@ -178,7 +173,7 @@ def add_entry(session: Session, principal: Actor, key: str, data: ValueEntryIn) 
     _adjust(use_case, entry.kind, entry.amount)
     totals = _totals_changed(use_case)
     session.flush()
-    ledger.append(session, _actor(principal), "create", "value_entry", entry.id,
+    ledger.append(session, audit_actor(principal), "create", "value_entry", entry.id,
                   {**ledger.created(entry), "use_case": [None, use_case.key], **totals})
     return entry
 
@@ -197,7 +192,7 @@ def update_entry(session: Session, principal: Actor, key: str, entry_id: int,
     _adjust(use_case, entry.kind, entry.amount)
     diff = {**ledger.changed(entry), **_totals_changed(use_case)}
     if diff:
-        ledger.append(session, _actor(principal), "update", "value_entry", entry.id,
+        ledger.append(session, audit_actor(principal), "update", "value_entry", entry.id,
                       {**diff, "use_case": [use_case.key, use_case.key]})
     return entry
 
@@ -208,7 +203,7 @@ def delete_entry(session: Session, principal: Actor, key: str, entry_id: int) ->
     _adjust(use_case, entry.kind, -entry.amount)
     diff = {**ledger.deleted(entry), "use_case": [use_case.key, None], **_totals_changed(use_case)}
     session.delete(entry)
-    ledger.append(session, _actor(principal), "delete", "value_entry", entry_id, diff)
+    ledger.append(session, audit_actor(principal), "delete", "value_entry", entry_id, diff)
 
 
 # --- figures for one use case ----------------------------------------------------------------------------------

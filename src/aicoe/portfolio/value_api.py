@@ -314,7 +314,7 @@ def import_use_cases(session: SessionDep, principal: require("use_case:import"),
                      dry_run: bool = False) -> dict:
     """Create a use case per row, all or nothing. ``dry_run=true`` checks only and reports every row error
     (200 with ``ok: false``); a real import with errors writes nothing and answers 422 with the report."""
-    report = io.import_file(session, principal, io.read_upload(file), filename=file.filename or "",
+    report = io.import_file(session, principal, io.read_upload(file.file), filename=file.filename or "",
                             dry_run=dry_run)
     if not dry_run:
         response.status_code = 201

@@ -270,7 +270,7 @@ def import_page(request: Request, principal: require("use_case:import")) -> HTML
 def import_upload(request: Request, session: SessionDep, principal: require("use_case:import"),
                   file: Annotated[UploadFile, File()], dry_run: Annotated[str, Form(max_length=5)] = "") -> Response:
     try:
-        report = io.import_file(session, principal, io.read_upload(file), filename=file.filename or "",
+        report = io.import_file(session, principal, io.read_upload(file.file), filename=file.filename or "",
                                 dry_run=dry_run == "1")
     except io.ImportRefused as refused:
         session.rollback()

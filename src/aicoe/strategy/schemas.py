@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
+
+from aicoe.core.schemas import Input, Output
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Statement = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
@@ -18,14 +20,6 @@ Direction = Literal["higher", "lower"]
 
 OBJECTIVE_STATUSES: dict[str, str] = {"active": "Active", "achieved": "Achieved", "dropped": "Dropped"}
 DIRECTIONS: dict[str, str] = {"higher": "Higher is better", "lower": "Lower is better"}
-
-
-class Input(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Output(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
 
 
 class PersonRef(Output):

@@ -17,19 +17,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from aicoe.audit import ledger
-from aicoe.auth.principal import Principal
+from aicoe.auth.principal import Actor, audit_actor
 from aicoe.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from aicoe.core.pagination import Page, PageParams, apply_sort, paginate
 from aicoe.core.time import utcnow
 from aicoe.models.org import BusinessUnit, User
 from aicoe.models.strategy import Kpi, KpiMeasurement, MissionVersion, Objective
 from aicoe.strategy import schemas
-
-Actor = Principal | None  # None: the system itself (CLI, demo seed)
-
-
-def _actor(principal: Actor) -> ledger.AuditActor:
-    return ledger.SYSTEM if principal is None else principal.audit_actor
 
 
 def _user_id(principal: Actor) -> int | None:
@@ -74,7 +68,7 @@ def revise_mission(session: Session, principal: Actor, data: schemas.MissionIn) 
             session.add(mission)
     except IntegrityError:  # a concurrent revision took the number first
         raise Conflict("the mission was changed at the same time; reload and try again") from None
-    ledger.append(session, _actor(principal), "create", "mission", mission.version, ledger.created(mission))
+    ledger.append(session, audit_actor(principal), "create", "mission", mission.version, ledger.created(mission))
     return mission
 
 
@@ -160,7 +154,7 @@ def create_objective(session: Session, principal: Actor, data: schemas.Objective
     session.flush()
     diff = ledger.created(objective)
     diff["business_unit_ids"] = [None, _unit_ids(objective)]
-    ledger.append(session, _actor(principal), "create", "objective", objective.id, diff)
+    ledger.append(session, audit_actor(principal), "create", "objective", objective.id, diff)
     return objective
 
 
@@ -187,7 +181,7 @@ def update_objective(session: Session, principal: Actor, objective_id: int,
         if sorted(u.id for u in units) != before:
             diff["business_unit_ids"] = [before, _unit_ids(objective)]
     if diff:
-        ledger.append(session, _actor(principal), "update", "objective", objective.id, diff)
+        ledger.append(session, audit_actor(principal), "update", "objective", objective.id, diff)
     session.flush()
     session.expire(objective, ["owner"])  # reload it from the new owner_id
     return objective
@@ -206,7 +200,7 @@ def delete_objective(session: Session, principal: Actor, objective_id: int) -> N
         kpi.objective_id = None
     session.flush()
     session.delete(objective)
-    ledger.append(session, _actor(principal), "delete", "objective", objective_id, diff)
+    ledger.append(session, audit_actor(principal), "delete", "objective", objective_id, diff)
 
 
 # --- KPIs ------------------------------------------------------------------------------------------------------
@@ -274,7 +268,7 @@ def create_kpi(session: Session, principal: Actor, data: schemas.KpiCreate) -> K
     kpi = Kpi(**data.model_dump())
     session.add(kpi)
     session.flush()
-    ledger.append(session, _actor(principal), "create", "kpi", kpi.id, ledger.created(kpi))
+    ledger.append(session, audit_actor(principal), "create", "kpi", kpi.id, ledger.created(kpi))
     return kpi
 
 
@@ -296,7 +290,7 @@ def update_kpi(session: Session, principal: Actor, kpi_id: int, data: schemas.Kp
         setattr(kpi, key, value)
     diff = ledger.changed(kpi)
     if diff:
-        ledger.append(session, _actor(principal), "update", "kpi", kpi.id, diff)
+        ledger.append(session, audit_actor(principal), "update", "kpi", kpi.id, diff)
     session.flush()
     session.expire(kpi, ["owner", "objective"])  # reload them from the new ids
     return kpi
@@ -309,7 +303,7 @@ def delete_kpi(session: Session, principal: Actor, kpi_id: int) -> None:
     if kpi.measurements:
         diff["measurements"] = [[[m.measured_on.isoformat(), m.value] for m in kpi.measurements], None]
     session.delete(kpi)
-    ledger.append(session, _actor(principal), "delete", "kpi", kpi_id, diff)
+    ledger.append(session, audit_actor(principal), "delete", "kpi", kpi_id, diff)
 
 
 # --- measurements ----------------------------------------------------------------------------------------------
@@ -343,7 +337,7 @@ def add_measurement(session: Session, principal: Actor, kpi_id: int, data: schem
         raise duplicate from None
     kpi.measurements.append(measurement)
     kpi.measurements.sort(key=lambda m: m.measured_on)
-    ledger.append(session, _actor(principal), "create", "kpi_measurement", measurement.id,
+    ledger.append(session, audit_actor(principal), "create", "kpi_measurement", measurement.id,
                   ledger.created(measurement))
     return measurement
 
@@ -356,7 +350,7 @@ def delete_measurement(session: Session, principal: Actor, kpi_id: int, measurem
     diff = ledger.deleted(measurement)
     kpi.measurements.remove(measurement)
     session.delete(measurement)
-    ledger.append(session, _actor(principal), "delete", "kpi_measurement", measurement_id, diff)
+    ledger.append(session, audit_actor(principal), "delete", "kpi_measurement", measurement_id, diff)
 
 
 # --- how a KPI stands ------------------------------------------------------------------------------------------
