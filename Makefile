@@ -23,6 +23,7 @@ test: $(STAMP)
 ## Run the benchmarks (figures go to docs/benchmarks.md by hand)
 bench: $(STAMP)
 	$(BIN)/python bench/audit_verify.py
+	$(BIN)/python bench/portfolio.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -358,7 +358,8 @@ def measure(label: str, url: str, n_cases: int, n_entries: int, fill: Callable[[
 def api_timings(url: str, combos: list[tuple[str, int, int]], runs: int) -> list[Timing]:
     """The two routes end to end through the app (in-process HTTP, token auth, JSON rendering)."""
     with tempfile.TemporaryDirectory(prefix="aicoe-bench-app-") as tmp:
-        settings = Settings(env="test", data_dir=Path(tmp), database_url=url, secret_key="b" * 48, job_workers=0)
+        settings = Settings(env="test", data_dir=Path(tmp), database_url=url, secret_key="b" * 48, job_workers=0,
+                            log_level="WARNING")
         app = create_app(settings)
         with app.state.sessionmaker() as session:
             user = User(email="bench-admin@example.com", full_name="Bench admin")

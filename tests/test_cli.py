@@ -12,6 +12,9 @@ from aicoe.cli.main import app
 from aicoe.core.db import make_engine, make_sessionmaker
 from aicoe.models.audit import AuditEvent
 from aicoe.models.org import BusinessUnit, User
+from aicoe.models.portfolio import UseCase, ValueEntry
+from aicoe.models.strategy import Kpi, Objective
+from aicoe.portfolio.constants import ALL_STAGES
 
 runner = CliRunner()
 
@@ -90,9 +93,19 @@ def test_demo_seeds_idempotently(env: str) -> None:
     assert "admin@meridian.example" in r.output and "Meridian-Demo-2026" in r.output
     units, people, events = count(env, BusinessUnit), count(env, User), count(env, AuditEvent)
     assert units >= 8 and people >= 30
+    assert (count(env, UseCase), count(env, Objective), count(env, Kpi)) == (40, 5, 6)
+    engine = make_engine(env)
+    with make_sessionmaker(engine)() as s:
+        stages = set(s.scalars(select(UseCase.stage)))
+        consistent = s.execute(select(func.count()).select_from(UseCase).where(
+            UseCase.realised_benefit + UseCase.realised_cost > 0)).scalar()
+        entries = s.scalar(select(func.count()).select_from(ValueEntry))
+    engine.dispose()
+    assert stages == set(ALL_STAGES) and consistent >= 9 and entries > 200
     r = invoke("demo", "--no-serve")
     assert "nothing to add" in r.output
     assert (count(env, BusinessUnit), count(env, User), count(env, AuditEvent)) == (units, people, events)
+    assert invoke("audit", "verify").exit_code == 0
 
 
 def test_business_unit_and_person_crud_from_the_cli(env: str) -> None:
