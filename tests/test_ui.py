@@ -627,9 +627,9 @@ def test_a_coe_lead_reads_accounts_but_cannot_change_them(
 
 
 def test_navigation_marks_the_current_page(signed_in: TestClient) -> None:
-    roster = signed_in.get("/people?roster=1").text
-    assert '<a href="/people?roster=1" aria-current="page">' in roster
-    assert '<a href="/people" aria-current="page">' not in roster
-    person_list = signed_in.get("/people").text
+    units = signed_in.get("/business-units").text
+    assert '<a href="/business-units" aria-current="page">' in units
+    assert '<a href="/people" aria-current="page">' not in units
+    person_list = signed_in.get("/people?roster=1").text
     assert '<a href="/people" aria-current="page">' in person_list
     assert 'class="skip-link" href="#main"' in person_list

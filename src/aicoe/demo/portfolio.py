@@ -123,7 +123,8 @@ def _seed_use_case(session: Session, settings: Settings, demo: DemoUseCase, inde
     path = _path(demo.stage) if demo.stage != "idea" else []
     if path or index % 3 == 0:  # ideas are scored now and then; everything further along is scored
         _score(session, demo, use_case, scorers, rng)
-    step = (datetime.now(UTC) - submitted) / (len(path) + 1)
+    # decisions fill the first half of the time since submission, so live use cases have a history of value
+    step = (datetime.now(UTC) - submitted) / (2 * max(len(path), 1))
     for n, stage in enumerate(path, start=1):
         if stage == "proof_of_concept":
             _criteria(session, use_case, rng)
@@ -139,16 +140,17 @@ def _seed_use_case(session: Session, settings: Settings, demo: DemoUseCase, inde
 def _score(session: Session, demo: DemoUseCase, use_case: UseCase, scorers: list[Principal],
            rng: random.Random) -> None:
     size = sum(a for _, a, _ in demo.benefits)
-    value_base = 2 + min(size / 800_000, 2.5)
+    value_base = 1.6 + min(size / 700_000, 3.0)
+    value_shift, feasibility_shift = rng.uniform(-0.9, 0.9), rng.uniform(-1.4, 1.4)  # the scorers broadly agree
     for scorer in scorers[: 2 + (rng.random() < 0.5)]:
         ratings = {
-            "business_value": value_base + rng.uniform(-0.6, 0.6),
-            "strategic_alignment": 2.5 + len(demo.objectives) + rng.uniform(-0.7, 0.7),
+            "business_value": value_base + value_shift + rng.uniform(-0.5, 0.5),
+            "strategic_alignment": 2.2 + len(demo.objectives) + value_shift + rng.uniform(-0.6, 0.6),
             "feasibility": 3.2 + 0.6 * (demo.ai_type == "predictive_ml") - (demo.ai_type == "agentic")
-            + rng.uniform(-1, 1),
-            "data_readiness": 3 + rng.uniform(-1.4, 1.4),
-            "risk": 2.2 + demo.personal_data + (demo.ai_type == "agentic") + rng.uniform(-1, 0.8),
-            "time_to_value": 3.2 - demo.build_cost / 400_000 + rng.uniform(-0.8, 0.8),
+            + feasibility_shift + rng.uniform(-0.6, 0.6),
+            "data_readiness": 3 + feasibility_shift + rng.uniform(-0.8, 0.8),
+            "risk": 2.2 + demo.personal_data + (demo.ai_type == "agentic") - feasibility_shift + rng.uniform(-0.6, 0.6),
+            "time_to_value": 3.4 - demo.build_cost / 350_000 + value_shift + rng.uniform(-0.6, 0.6),
         }
         card = {k: max(1, min(5, round(v))) for k, v in ratings.items()}
         scoring.rate(session, scorer, use_case, schemas.ScoresIn(ratings=card))

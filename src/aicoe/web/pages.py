@@ -40,7 +40,6 @@ NAV: list[NavItem] = [
     NavItem("Home", "/", None),
     NavItem("Business units", "/business-units", "business_unit:read"),
     NavItem("People", "/people", "person:read"),
-    NavItem("CoE team", "/people?roster=1", "person:read"),
     NavItem("Strategy", "/strategy", "strategy:read"),
     NavItem("Use cases", "/use-cases", "use_case:read"),
     NavItem("Pipeline", "/pipeline", "use_case:read"),
