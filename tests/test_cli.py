@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from aicoe.cli.main import app
 from aicoe.core.db import make_engine, make_sessionmaker
 from aicoe.models.audit import AuditEvent
+from aicoe.models.inventory import AISystem, Dataset, Model, Vendor
 from aicoe.models.org import BusinessUnit, User
 from aicoe.models.portfolio import UseCase, ValueEntry
 from aicoe.models.strategy import Kpi, Objective
@@ -102,6 +103,7 @@ def test_demo_seeds_idempotently(env: str) -> None:
         entries = s.scalar(select(func.count()).select_from(ValueEntry))
     engine.dispose()
     assert stages == set(ALL_STAGES) and consistent >= 9 and entries > 200
+    assert (count(env, AISystem), count(env, Model), count(env, Dataset), count(env, Vendor)) == (30, 16, 20, 6)
     r = invoke("demo", "--no-serve")
     assert "nothing to add" in r.output
     assert (count(env, BusinessUnit), count(env, User), count(env, AuditEvent)) == (units, people, events)

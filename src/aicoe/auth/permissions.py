@@ -68,13 +68,16 @@ PERMISSIONS: dict[str, str] = {
     "use_case:import": "Import use cases from CSV or XLSX",
     "value:write": "Record realised costs and benefits",
     "scoring_model:write": "Configure the scoring model",
+    "inventory:read": "See AI systems, models, datasets, deployments, vendors and lineage",
+    "inventory:write": "Register and change AI systems, models, datasets, deployments and lineage",
+    "vendor:write": "Register and change vendors",
 }
 
 READ_ALL = frozenset(p for p in PERMISSIONS if p.endswith(":read"))
 _MEMBER = frozenset({"business_unit:read", "person:read", "job:read", "file:read", "file:write", "profile:write",
-                     "strategy:read", "use_case:read", "use_case:submit"})
+                     "strategy:read", "use_case:read", "use_case:submit", "inventory:read"})
 _VIEWER = frozenset({"business_unit:read", "person:read", "profile:write", "strategy:read", "use_case:read",
-                     "use_case:submit"})
+                     "use_case:submit", "inventory:read"})
 _DELIVERY = frozenset({"use_case:write", "use_case:score", "use_case:transition", "value:write"})
 
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
@@ -84,14 +87,15 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
                                         "use_case:override"},
     Role.ETHICS_BOARD: _MEMBER | {"audit:read"},
     Role.COE_LEAD: _MEMBER | _DELIVERY | {"business_unit:write", "person:write", "user:read", "audit:read",
-                                          "job:write", "strategy:write", "scoring_model:write", "use_case:import"},
+                                          "job:write", "strategy:write", "scoring_model:write", "use_case:import",
+                                          "inventory:write", "vendor:write"},
     Role.PRODUCT_STRATEGIST: _MEMBER | _DELIVERY | {"use_case:import"},
     Role.PROJECT_MANAGER: _MEMBER | _DELIVERY,
-    Role.PRACTITIONER: _MEMBER | {"job:write", "use_case:write"},
+    Role.PRACTITIONER: _MEMBER | {"job:write", "use_case:write", "inventory:write"},
     Role.DOMAIN_EXPERT: _MEMBER | {"use_case:score"},
     Role.RISK_COMPLIANCE: _MEMBER | {"audit:read", "audit:export"},
-    Role.OPERATIONS: _MEMBER | {"job:write"},
-    Role.PROCUREMENT: _MEMBER,
+    Role.OPERATIONS: _MEMBER | {"job:write", "inventory:write"},
+    Role.PROCUREMENT: _MEMBER | {"vendor:write"},
     Role.AUDITOR: READ_ALL | {"audit:export", "profile:write"},
     Role.VIEWER: _VIEWER,
 }

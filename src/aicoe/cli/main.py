@@ -6,6 +6,7 @@ import typer
 
 from aicoe.audit.cli import app as audit_app
 from aicoe.cli import server
+from aicoe.inventory.cli import register as register_inventory
 from aicoe.jobs.cli import register as register_jobs
 from aicoe.org.cli import register as register_org
 from aicoe.portfolio.cli import register as register_portfolio
@@ -17,6 +18,7 @@ register_org(app)
 app.add_typer(audit_app, name="audit", help="Verify and export the audit ledger.")
 register_jobs(app)
 register_portfolio(app)
+register_inventory(app)
 
 
 def main() -> None:

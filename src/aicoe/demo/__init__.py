@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from aicoe.config import Settings
+from aicoe.demo.inventory import seed_inventory
 from aicoe.demo.org import DEMO_PASSWORD, seed_org
 from aicoe.demo.portfolio import seed_portfolio
 
@@ -29,7 +30,7 @@ class DemoResult:
         return f"created {made}" if made else "already seeded, nothing to add"
 
 
-SEEDERS: list[Callable[[Session, Settings, DemoResult], None]] = [seed_org, seed_portfolio]
+SEEDERS: list[Callable[[Session, Settings, DemoResult], None]] = [seed_org, seed_portfolio, seed_inventory]
 
 
 def seed(session: Session, settings: Settings) -> DemoResult:

@@ -2,6 +2,16 @@
 
 from aicoe.models.audit import AuditEvent, AuditHead
 from aicoe.models.files import StoredFile
+from aicoe.models.inventory import (
+    AISystem,
+    Dataset,
+    Deployment,
+    Model,
+    ModelDataset,
+    SystemDataset,
+    SystemModel,
+    Vendor,
+)
 from aicoe.models.jobs import Job
 from aicoe.models.org import ApiToken, BusinessUnit, LoginAttempt, RoleAssignment, User, UserSession
 from aicoe.models.portfolio import (
@@ -19,6 +29,7 @@ from aicoe.models.portfolio import (
 from aicoe.models.strategy import Kpi, KpiMeasurement, MissionVersion, Objective
 
 __all__ = [
+    "AISystem", "Dataset", "Deployment", "Model", "ModelDataset", "SystemDataset", "SystemModel", "Vendor",
     "ApiToken", "AuditEvent", "AuditHead", "BusinessUnit", "Counter", "ExpectedBenefit", "Job", "Kpi",
     "KpiMeasurement", "LoginAttempt", "MissionVersion", "Objective", "Pattern", "RoleAssignment", "Score",
     "ScoringCriterion", "ScoringModel", "StageTransition", "StoredFile", "SuccessCriterion", "UseCase", "User",

@@ -9,6 +9,7 @@ from aicoe.audit import views as audit_views
 from aicoe.auth import api as auth_api
 from aicoe.auth import views as auth_views
 from aicoe.files import api as files_api
+from aicoe.inventory import api_assets, api_lineage, api_mlflow, api_systems, views_assets, views_lineage, views_systems
 from aicoe.jobs import api as jobs_api
 from aicoe.jobs import views as jobs_views
 from aicoe.org import api as org_api
@@ -24,9 +25,11 @@ API_PREFIX = "/api/v1"
 # value_api/value_views come before portfolio_api/views: their fixed paths (/use-cases/import, /use-cases/export)
 # must match before the use-case routes' /use-cases/{key} does.
 API_ROUTERS = [auth_api.router, org_api.router, audit_api.router, jobs_api.router, files_api.router,
-               strategy_api.router, value_api.router, portfolio_api.router, lifecycle_api.router]
+               strategy_api.router, value_api.router, portfolio_api.router, lifecycle_api.router,
+               api_systems.router, api_assets.router, api_lineage.router, api_mlflow.router]
 VIEW_ROUTERS = [home.router, auth_views.router, org_views.router, audit_views.router, jobs_views.router,
-                strategy_views.router, value_views.router, portfolio_views.router, lifecycle_views.router]
+                strategy_views.router, value_views.router, portfolio_views.router, lifecycle_views.router,
+                views_systems.router, views_assets.router, views_lineage.router]
 
 
 def mount(app: FastAPI) -> None:
