@@ -24,6 +24,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/audit_verify.py
 	$(BIN)/python bench/portfolio.py
+	$(BIN)/python bench/lineage.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
