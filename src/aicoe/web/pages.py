@@ -34,6 +34,7 @@ class NavItem:
     label: str
     href: str
     permission: str | None
+    also: tuple[str, ...] = ()  # other paths of the same section, so the item is marked current there too
 
 
 NAV: list[NavItem] = [
@@ -43,12 +44,8 @@ NAV: list[NavItem] = [
     NavItem("Strategy", "/strategy", "strategy:read"),
     NavItem("Use cases", "/use-cases", "use_case:read"),
     NavItem("Pipeline", "/pipeline", "use_case:read"),
-    NavItem("Portfolio", "/portfolio", "use_case:read"),
-    NavItem("Patterns", "/patterns", "use_case:read"),
-    NavItem("AI systems", "/ai-systems", "inventory:read"),
-    NavItem("Models", "/models", "inventory:read"),
-    NavItem("Datasets", "/datasets", "inventory:read"),
-    NavItem("Vendors", "/vendors", "inventory:read"),
+    NavItem("Portfolio", "/portfolio", "use_case:read", also=("/patterns", "/scoring-model")),
+    NavItem("Inventory", "/ai-systems", "inventory:read", also=("/models", "/datasets", "/vendors", "/inventory")),
     NavItem("Users & roles", "/admin/users", "user:read"),
     NavItem("Audit trail", "/audit", "audit:read"),
     NavItem("Jobs", "/jobs", "job:read"),
