@@ -447,3 +447,18 @@ def test_pages_hide_other_units_systems(client: TestClient, db: Session, setting
     assert "Visible system" in listing.text and "Foreign system" not in listing.text
     assert client.get(f"/ai-systems/{foreign.id}").status_code == 404
     assert "Foreign system" not in client.get("/inventory/search", params={"q": "system"}).text
+
+
+def test_use_case_page_lists_the_ai_systems_that_deliver_it(client: TestClient, db: Session,
+                                                            settings: Settings) -> None:
+    retail, insurance = make_unit(db, code="RET"), make_unit(db, code="INS")
+    use_case = make_use_case(db, unit=retail, title="Fraud scoring")
+    make_system(db, unit=retail, name="Fraud Sentinel", use_case=use_case, lifecycle_status="in_production")
+    make_system(db, unit=insurance, name="Hidden Insurance System", use_case=use_case)
+    make_system(db, unit=retail, name="Unrelated System")
+    make_user(db, email="scoped@example.com", password=PASSWORD, settings=settings, business_unit=retail,
+              roles=[("practitioner", retail)])
+    login(client, "scoped@example.com")
+    page = client.get(f"/use-cases/{use_case.key}").text
+    assert "AI systems delivering it" in page and ">Fraud Sentinel</a>" in page
+    assert "Hidden Insurance System" not in page and "Unrelated System" not in page

@@ -91,6 +91,14 @@ def list_systems(session: Session, principal: Actor, params: PageParams, **filte
     return paginate(session, apply_sort(stmt, params.sort or "name", SORT_COLUMNS, [AISystem.id]), params)
 
 
+def systems_for_use_case(session: Session, principal: Actor, use_case_id: int) -> list[AISystem]:
+    """The AI systems delivering a use case, within the caller's units (none for a caller without inventory:read)."""
+    if principal is not None and not principal.has(READ):
+        return []
+    stmt = systems_query(principal).where(AISystem.use_case_id == use_case_id).order_by(AISystem.name)
+    return list(session.scalars(stmt))
+
+
 def get_system(session: Session, principal: Actor, system_id: int, *, detail: bool = False) -> AISystem:
     stmt = systems_query(principal).where(AISystem.id == system_id)
     if detail:

@@ -20,6 +20,7 @@ from aicoe.auth.principal import Principal, in_scope
 from aicoe.core.deps import SessionDep, SettingsDep
 from aicoe.core.errors import DomainError, FieldError, ValidationFailed
 from aicoe.core.pagination import PageParams
+from aicoe.inventory import systems
 from aicoe.models.org import BusinessUnit, User
 from aicoe.models.portfolio import Pattern, UseCase
 from aicoe.models.strategy import Kpi, Objective
@@ -272,6 +273,7 @@ def _overview(request: Request, session: Session, settings: Any, principal: Prin
         "can_write": may(principal, "use_case:write", use_case.business_unit_id),
         "can_score": may(principal, "use_case:score", use_case.business_unit_id),
         "can_delete": use_case.stage in usecases.DELETABLE_STAGES,
+        "ai_systems": systems.systems_for_use_case(session, principal, use_case.id),
         "quadrant": (pipeline.QUADRANTS[pipeline.quadrant(use_case.score_value, use_case.score_feasibility)]
                      if use_case.score_value is not None and use_case.score_feasibility is not None else None),
     }
