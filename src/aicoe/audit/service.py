@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from aicoe.audit import ledger
 from aicoe.auth.principal import Principal
 from aicoe.core.errors import FieldError, NotFound, ValidationFailed
+from aicoe.core.filters import like_pattern
 from aicoe.core.pagination import Page, PageParams, apply_sort, paginate
 from aicoe.core.time import isoformat
 from aicoe.models.audit import AuditEvent
@@ -60,9 +61,6 @@ class AuditFilters:
         return any(getattr(self, f.name) is not None for f in fields(self))
 
 
-def _like_escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
 
 def _conditions(filters: AuditFilters) -> list[ColumnElement[bool]]:
     out: list[ColumnElement[bool]] = []
@@ -73,7 +71,7 @@ def _conditions(filters: AuditFilters) -> list[ColumnElement[bool]]:
     if filters.action:
         out.append(AuditEvent.action == filters.action)
     if filters.actor:
-        like = f"%{_like_escape(filters.actor.lower())}%"
+        like = like_pattern(filters.actor)
         out.append(or_(AuditEvent.actor_id == filters.actor,
                        func.lower(AuditEvent.actor_label).like(like, escape="\\")))
     if filters.since is not None:

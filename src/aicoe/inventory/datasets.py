@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, selectinload
 from aicoe.audit import ledger
 from aicoe.auth.principal import Actor, audit_actor, in_scope, scope_of
 from aicoe.core.errors import Conflict, FieldError, NotFound, ValidationFailed
+from aicoe.core.filters import choice
 from aicoe.core.pagination import Page, PageParams, apply_sort, paginate
 from aicoe.inventory import schemas_assets as schemas
 from aicoe.inventory.constants import CLASSIFICATIONS, DATASET_SOURCES
@@ -93,12 +94,6 @@ def datasets_query(principal: Actor, permission: str = READ) -> Select[tuple[Dat
     return select(Dataset).where(in_scope(Dataset.business_unit_id, scope_of(principal, permission)))
 
 
-def _check_choice(field: str, value: str | None, allowed: Mapping[str, str]) -> str | None:
-    if value and value not in allowed:
-        raise ValidationFailed(f"unknown {field} {value!r}", errors=[FieldError(
-            field, f"Unknown value {value!r}; allowed: {', '.join(allowed)}.")])
-    return value or None
-
 
 def list_datasets(session: Session, principal: Actor, params: PageParams, *, business_unit_id: int | None = None,
                   classification: str | None = None, source: str | None = None, personal_data: bool | None = None,
@@ -107,9 +102,9 @@ def list_datasets(session: Session, principal: Actor, params: PageParams, *, bus
     stmt = datasets_query(principal).options(selectinload(Dataset.business_unit), selectinload(Dataset.owner))
     if business_unit_id is not None:
         stmt = stmt.where(Dataset.business_unit_id == business_unit_id)
-    if _check_choice("classification", classification, CLASSIFICATIONS):
+    if choice("classification", classification, CLASSIFICATIONS):
         stmt = stmt.where(Dataset.classification == classification)
-    if _check_choice("source", source, DATASET_SOURCES):
+    if choice("source", source, DATASET_SOURCES):
         stmt = stmt.where(Dataset.source == source)
     if personal_data is not None:
         stmt = stmt.where(Dataset.personal_data.is_(personal_data))

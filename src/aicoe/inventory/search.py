@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from aicoe.auth.principal import Actor, in_scope, scope_of
 from aicoe.core.errors import FieldError, ValidationFailed
-from aicoe.inventory.systems import like_pattern
+from aicoe.core.filters import like_pattern
 from aicoe.models.inventory import AISystem, Dataset, Model, Vendor
 
 PER_TYPE = 20

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 from aicoe.audit import ledger
 from aicoe.auth.principal import Actor, audit_actor, in_scope, scope_of
 from aicoe.core.errors import Conflict, FieldError, NotFound, ValidationFailed
+from aicoe.core.filters import choice, like_pattern
 from aicoe.core.pagination import Page, PageParams, apply_sort, paginate
 from aicoe.inventory import schemas_systems as schemas
 from aicoe.inventory.constants import LIFECYCLE_STATUSES
@@ -41,23 +42,12 @@ SORT_COLUMNS: dict[str, Any] = {"name": func.lower(AISystem.name), "updated_at":
                                 "created_at": AISystem.created_at}
 
 
-def like_pattern(q: str) -> str:
-    """A case-insensitive ``LIKE`` pattern for "contains q", with the wildcards in q taken literally."""
-    escaped = q.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
 
 # --- reading ---------------------------------------------------------------------------------------------------
 
 def systems_query(principal: Actor, permission: str = READ) -> Select[tuple[AISystem]]:
     return select(AISystem).where(in_scope(AISystem.business_unit_id, scope_of(principal, permission)))
 
-
-def _choice(field: str, value: str | None, allowed: Mapping[str, str]) -> str | None:
-    if value and value not in allowed:
-        raise ValidationFailed(f"unknown {field} {value!r}", errors=[FieldError(
-            field, f"unknown value {value!r}; allowed: {', '.join(allowed)}")])
-    return value or None
 
 
 def filtered(stmt: Select[Any], *, business_unit_id: int | None = None, lifecycle_status: str | None = None,
@@ -66,9 +56,9 @@ def filtered(stmt: Select[Any], *, business_unit_id: int | None = None, lifecycl
     """The list filters. ``q`` matches the name or the purpose, case-insensitively."""
     if business_unit_id is not None:
         stmt = stmt.where(AISystem.business_unit_id == business_unit_id)
-    if _choice("lifecycle_status", lifecycle_status, LIFECYCLE_STATUSES):
+    if choice("lifecycle_status", lifecycle_status, LIFECYCLE_STATUSES):
         stmt = stmt.where(AISystem.lifecycle_status == lifecycle_status)
-    if _choice("ai_type", ai_type, AI_TYPES):
+    if choice("ai_type", ai_type, AI_TYPES):
         stmt = stmt.where(AISystem.ai_type == ai_type)
     if risk_tier and risk_tier.strip():
         stmt = stmt.where(AISystem.risk_tier == risk_tier.strip())

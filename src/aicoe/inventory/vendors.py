@@ -15,28 +15,22 @@ from sqlalchemy.orm import Session
 from aicoe.audit import ledger
 from aicoe.auth.principal import Actor, Scope, audit_actor, scope_of
 from aicoe.core.errors import Conflict, FieldError, NotFound, ValidationFailed
+from aicoe.core.filters import choice, like_pattern
 from aicoe.core.pagination import Page, PageParams, apply_sort, paginate
 from aicoe.inventory import schemas_systems as schemas
 from aicoe.inventory.constants import VENDOR_STATUSES, VENDOR_TYPES
-from aicoe.inventory.systems import like_pattern
 from aicoe.models.inventory import AISystem, Dataset, Model, Vendor, ai_system_vendors
 
 SORT_COLUMNS: dict[str, Any] = {"name": func.lower(Vendor.name), "type": Vendor.type, "status": Vendor.status,
                                 "updated_at": Vendor.updated_at}
 
 
-def _choice(field: str, value: str | None, allowed: dict[str, str]) -> str | None:
-    if value and value not in allowed:
-        raise ValidationFailed(f"unknown {field} {value!r}", errors=[FieldError(
-            field, f"unknown value {value!r}; allowed: {', '.join(allowed)}")])
-    return value or None
-
 
 def filtered(stmt: Select[Any], *, type: str | None = None, status: str | None = None,  # noqa: A002
              q: str | None = None) -> Select[Any]:
-    if _choice("type", type, VENDOR_TYPES):
+    if choice("type", type, VENDOR_TYPES):
         stmt = stmt.where(Vendor.type == type)
-    if _choice("status", status, VENDOR_STATUSES):
+    if choice("status", status, VENDOR_STATUSES):
         stmt = stmt.where(Vendor.status == status)
     if q and q.strip():
         pattern = like_pattern(q)
