@@ -78,6 +78,13 @@ class Principal:
             raise PermissionDenied(f"this action needs the {permission!r} permission")
         return self.grants[permission]
 
+    def may(self, permission: str, unit_id: int | None) -> bool:
+        """Whether the principal holds ``permission`` for that unit (CoE-wide, or through a unit grant)."""
+        if permission not in self.grants:
+            return False
+        scope = self.grants[permission]
+        return scope is None or unit_id in scope
+
     def check_unit(self, permission: str, unit_id: int | None, *, hide: bool = True) -> None:
         """Refuse a record outside the principal's units: 404 when ``hide`` (as if it did not exist), else 403."""
         scope = self.scope(permission)

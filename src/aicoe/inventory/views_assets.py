@@ -28,7 +28,7 @@ from aicoe.inventory.constants import (
     MODEL_KINDS,
 )
 from aicoe.models.inventory import Dataset, Model, Vendor
-from aicoe.models.org import BusinessUnit, User
+from aicoe.org.service import people_choices, unit_choices
 from aicoe.web import forms, pages
 
 router = APIRouter()
@@ -60,24 +60,8 @@ def may_write(principal: Principal, unit_id: int) -> bool:
 
 # --- choices -------------------------------------------------------------------------------------------------------
 
-def _units(session: Session, principal: Principal, permission: str) -> list[tuple[int, str]]:
-    scope = principal.scope(permission) if principal.has(permission) else frozenset()
-    return [(i, n) for i, n in session.execute(
-        select(BusinessUnit.id, BusinessUnit.name).where(in_scope(BusinessUnit.id, scope)).order_by(BusinessUnit.name))]
 
 
-def _people(session: Session, principal: Principal, *keep: int | None) -> list[tuple[int, str]]:
-    """Active people the caller may see (themselves at least), plus anyone already named on the record."""
-    stmt = select(User.id, User.full_name).where(User.is_active.is_(True))
-    if principal.has("person:read"):
-        stmt = stmt.where(in_scope(User.business_unit_id, principal.scope("person:read")))
-    else:
-        stmt = stmt.where(User.id == principal.user.id)
-    rows = dict(session.execute(stmt.order_by(User.full_name).limit(CHOICES_LIMIT)).all())
-    for user_id in keep:
-        if user_id is not None and user_id not in rows and (user := session.get(User, user_id)) is not None:
-            rows[user.id] = user.full_name
-    return sorted(rows.items(), key=lambda item: item[1].lower())
 
 
 def _vendors(session: Session) -> list[tuple[int, str]]:
@@ -119,16 +103,17 @@ def models_page(request: Request, session: SessionDep, principal: require("inven
         vendor_id=forms.query_id(vendor_id, "vendor_id"), owner_id=forms.query_id(owner_id, "owner_id"))
     return pages.render(request, "models.html", {
         **LABELS, "page": page, "filters": filters, "pager_url": forms.query_url("/models", **filters),
-        "unit_options": _units(session, principal, "inventory:read"), "kinds": list(MODEL_KINDS.items()),
-        "vendor_options": _vendors(session), "people_options": _people(session, principal), "sorts": MODEL_SORTS})
+        "unit_options": unit_choices(session, principal, "inventory:read"), "kinds": list(MODEL_KINDS.items()),
+        "vendor_options": _vendors(session), "people_options": people_choices(session, principal),
+        "sorts": MODEL_SORTS})
 
 
 def _model_form(request: Request, session: Session, principal: Principal, model: Model | None,
                 values: dict[str, Any], err: DomainError | None = None) -> HTMLResponse:
     context = {
         "model": model, "kinds": list(MODEL_KINDS.items()), "vendor_options": _vendors(session),
-        "unit_options": _units(session, principal, "inventory:write"),
-        "people_options": _people(session, principal, model.owner_id if model else None),
+        "unit_options": unit_choices(session, principal, "inventory:write"),
+        "people_options": people_choices(session, principal, model.owner_id if model else None),
         "model_options": _model_options(session, principal, model.id if model else None),
     }
     if err is not None:
@@ -147,7 +132,7 @@ def _model_data(form: forms.FormData) -> dict[str, Any]:
 @router.get("/models/new")
 def new_model_page(request: Request, session: SessionDep, principal: require("inventory:write")) -> HTMLResponse:
     home = principal.user.business_unit_id
-    units = {u for u, _ in _units(session, principal, "inventory:write")}
+    units = {u for u, _ in unit_choices(session, principal, "inventory:write")}
     return _model_form(request, session, principal, None, {"business_unit_id": home if home in units else ""})
 
 
@@ -269,9 +254,9 @@ def datasets_page(request: Request, session: SessionDep, principal: require("inv
         business_unit_id=forms.query_id(business_unit_id, "business_unit_id"))
     return pages.render(request, "datasets.html", {
         **LABELS, "page": page, "filters": filters, "pager_url": forms.query_url("/datasets", **filters),
-        "unit_options": _units(session, principal, "inventory:read"),
+        "unit_options": unit_choices(session, principal, "inventory:read"),
         "classifications": list(CLASSIFICATIONS.items()), "sources": list(DATASET_SOURCES.items()),
-        "people_options": _people(session, principal), "sorts": DATASET_SORTS,
+        "people_options": people_choices(session, principal), "sorts": DATASET_SORTS,
         "personal_options": [("1", "Holds personal data"), ("0", "No personal data")]})
 
 
@@ -280,8 +265,8 @@ def _dataset_form(request: Request, session: Session, principal: Principal, data
     keep = (dataset.owner_id, dataset.steward_id) if dataset else ()
     context = {
         "dataset": dataset, "vendor_options": _vendors(session), "sources": list(DATASET_SOURCES.items()),
-        "unit_options": _units(session, principal, "inventory:write"),
-        "people_options": _people(session, principal, *keep),
+        "unit_options": unit_choices(session, principal, "inventory:write"),
+        "people_options": people_choices(session, principal, *keep),
         "classifications": list(CLASSIFICATIONS.items()), "legal_bases": list(LEGAL_BASES.items()),
     }
     if err is not None:
@@ -303,7 +288,7 @@ def _dataset_data(form: forms.FormData) -> dict[str, Any]:
 @router.get("/datasets/new")
 def new_dataset_page(request: Request, session: SessionDep, principal: require("inventory:write")) -> HTMLResponse:
     home = principal.user.business_unit_id
-    units = {u for u, _ in _units(session, principal, "inventory:write")}
+    units = {u for u, _ in unit_choices(session, principal, "inventory:write")}
     return _dataset_form(request, session, principal, None, {
         "business_unit_id": home if home in units else "", "source": "internal", "classification": "internal"})
 

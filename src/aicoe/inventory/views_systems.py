@@ -22,8 +22,8 @@ from aicoe.core.pagination import PageParams
 from aicoe.inventory import constants, deployments, search, systems, vendors
 from aicoe.inventory import schemas_systems as schemas
 from aicoe.models.inventory import AISystem, Dataset, Model, Vendor
-from aicoe.models.org import BusinessUnit, User
 from aicoe.models.portfolio import UseCase
+from aicoe.org.service import people_choices, unit_choices
 from aicoe.portfolio.constants import AI_TYPES
 from aicoe.web import forms, pages
 
@@ -41,11 +41,6 @@ VENDOR_FIELDS = ("name", "type", "status", "website", "contact_name", "contact_e
 DEPLOYMENT_TEXT = ("environment", "endpoint", "status", "gateway_route")
 
 
-def may(principal: Principal, permission: str, unit_id: int | None = None) -> bool:
-    if permission not in principal.grants:
-        return False
-    scope = principal.grants[permission]
-    return scope is None or unit_id in scope
 
 
 def _labels() -> dict[str, Any]:
@@ -57,27 +52,8 @@ def _labels() -> dict[str, Any]:
 
 # --- choices -----------------------------------------------------------------------------------------------------
 
-def _units(session: Session, principal: Principal, permission: str) -> list[tuple[int, str]]:
-    scope = principal.scope(permission) if principal.has(permission) else frozenset()
-    rows = session.execute(select(BusinessUnit.id, BusinessUnit.name).where(in_scope(BusinessUnit.id, scope))
-                           .order_by(BusinessUnit.name))
-    return [(i, n) for i, n in rows]
 
 
-def _people(session: Session, principal: Principal, *keep: int | None) -> list[tuple[int, str]]:
-    """Active people the caller may see (themselves at least), plus anyone already named on the system."""
-    stmt = select(User.id, User.full_name).where(User.is_active.is_(True))
-    if principal.has("person:read"):
-        stmt = stmt.where(in_scope(User.business_unit_id, principal.scope("person:read")))
-    else:
-        stmt = stmt.where(User.id == principal.user.id)
-    rows = dict(session.execute(stmt.order_by(User.full_name).limit(PICKER_LIMIT)).all())
-    for user_id in keep:
-        if user_id is not None and user_id not in rows:
-            user = session.get(User, user_id)
-            if user is not None:
-                rows[user.id] = user.full_name
-    return sorted(rows.items(), key=lambda item: item[1].lower())
 
 
 def _use_cases(session: Session, principal: Principal, keep: int | None) -> list[tuple[int, str]]:
@@ -97,8 +73,8 @@ def _use_cases(session: Session, principal: Principal, keep: int | None) -> list
 def _system_choices(session: Session, principal: Principal, system: AISystem | None) -> dict[str, Any]:
     keep = (system.owner_id, system.technical_owner_id) if system else ()
     return {
-        "unit_options": _units(session, principal, "inventory:write"),
-        "people_options": _people(session, principal, *keep),
+        "unit_options": unit_choices(session, principal, "inventory:write"),
+        "people_options": people_choices(session, principal, *keep),
         "use_case_options": _use_cases(session, principal, system.use_case_id if system else None),
         "vendor_options": vendors.all_vendors(session),
         "ai_types": list(AI_TYPES.items()), "lifecycle_options": list(constants.LIFECYCLE_STATUSES.items()),
@@ -126,10 +102,10 @@ def list_page(request: Request, session: SessionDep, principal: require("invento
                                         .distinct().order_by(AISystem.risk_tier))]
     return pages.render(request, "ai_systems.html", {
         **_labels(), "page": page, "filters": filters, "pager_url": forms.query_url("/ai-systems", **filters),
-        "unit_options": _units(session, principal, "inventory:read"),
+        "unit_options": unit_choices(session, principal, "inventory:read"),
         "lifecycle_options": list(constants.LIFECYCLE_STATUSES.items()), "ai_types": list(AI_TYPES.items()),
         "risk_options": [(t, t) for t in tiers], "vendor_options": vendors.all_vendors(session),
-        "people_options": _people(session, principal), "sorts": SORTS,
+        "people_options": people_choices(session, principal), "sorts": SORTS,
         "can_create": principal.has("inventory:write"),
     })
 
@@ -169,7 +145,7 @@ def _form_page(request: Request, session: Session, principal: Principal, system:
 
 @router.get("/ai-systems/new")
 def new_page(request: Request, session: SessionDep, principal: require("inventory:write")) -> HTMLResponse:
-    units = {u for u, _ in _units(session, principal, "inventory:write")}
+    units = {u for u, _ in unit_choices(session, principal, "inventory:write")}
     home = principal.user.business_unit_id
     values = {"business_unit_id": home if home in units else "", "lifecycle_status": "in_development",
               "eu_ai_act_role": "deployer", "vendor_ids": []}
@@ -190,7 +166,7 @@ def create(request: Request, session: SessionDep, form: forms.FormDep,
 def _detail(request: Request, session: Session, principal: Principal, system_id: int, *,
             err: DomainError | None = None, form: dict[str, Any] | None = None) -> HTMLResponse:
     system = systems.get_system(session, principal, system_id, detail=True)
-    can_write = may(principal, "inventory:write", system.business_unit_id)
+    can_write = principal.may("inventory:write", system.business_unit_id)
     context: dict[str, Any] = {**_labels(), "system": system, "can_write": can_write,
                                "live": systems.live_production(system)}
     if can_write:

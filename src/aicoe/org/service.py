@@ -318,6 +318,31 @@ def people_per_unit(session: Session) -> dict[int, int]:
     return {unit_id: n for unit_id, n in rows}
 
 
+CHOICES_LIMIT = 1000
+
+
+def unit_choices(session: Session, principal: Principal, permission: str) -> list[tuple[int, str]]:
+    """(id, name) of the units the principal holds ``permission`` in, for form pickers (none without it)."""
+    scope = principal.scope(permission) if principal.has(permission) else frozenset()
+    rows = session.execute(select(BusinessUnit.id, BusinessUnit.name).where(in_scope(BusinessUnit.id, scope))
+                           .order_by(BusinessUnit.name))
+    return [(i, n) for i, n in rows]
+
+
+def people_choices(session: Session, principal: Principal, *keep: int | None) -> list[tuple[int, str]]:
+    """Active people the caller may see (themselves at least), plus anyone already named on the record."""
+    stmt = select(User.id, User.full_name).where(User.is_active.is_(True))
+    if principal.has("person:read"):
+        stmt = stmt.where(in_scope(User.business_unit_id, principal.scope("person:read")))
+    else:
+        stmt = stmt.where(User.id == principal.user.id)
+    rows = dict(session.execute(stmt.order_by(User.full_name).limit(CHOICES_LIMIT)).all())
+    for user_id in keep:
+        if user_id is not None and user_id not in rows and (user := session.get(User, user_id)) is not None:
+            rows[user.id] = user.full_name
+    return sorted(rows.items(), key=lambda item: item[1].lower())
+
+
 def counts(session: Session, principal: Principal) -> dict[str, Any]:
     """Figures for the home dashboard, within the caller's scope."""
     people_scope = principal.scope("person:read")

@@ -32,11 +32,6 @@ HISTORY_LIMIT = 200
 COMPARATOR_OPTIONS = [(c, f"{c} ({words})") for c, words in COMPARATORS.items()]
 
 
-def _may(principal: Principal, permission: str, use_case: UseCase) -> bool:
-    if permission not in principal.grants:
-        return False
-    scope = principal.grants[permission]
-    return scope is None or use_case.business_unit_id in scope
 
 
 def _lifecycle_url(use_case: UseCase) -> str:
@@ -56,9 +51,9 @@ def _page(request: Request, session: Session, principal: Principal, use_case: Us
         "history": items,
         "criteria": [(c, criteria.criterion_passed(c)) for c in criteria.list_criteria(session, use_case)],
         "comparator_options": COMPARATOR_OPTIONS,
-        "can_transition": _may(principal, "use_case:transition", use_case),
+        "can_transition": principal.may("use_case:transition", use_case.business_unit_id),
         "can_override": principal.has("use_case:override"),
-        "can_write": _may(principal, "use_case:write", use_case),
+        "can_write": principal.may("use_case:write", use_case.business_unit_id),
         "preview": preview, "preview_error": preview_error, "refusal": refusal,
         "criterion_problem": criterion_form,
     }
@@ -133,7 +128,7 @@ def _criterion_page(request: Request, session: Session, principal: Principal, us
     criterion = criteria.get_criterion(session, use_case, criterion_id)
     context = {"use_case": use_case, "tab": "lifecycle", "criterion": criterion,
                "passed": criteria.criterion_passed(criterion), "comparator_options": COMPARATOR_OPTIONS,
-               "can_write": _may(principal, "use_case:write", use_case)}
+               "can_write": principal.may("use_case:write", use_case.business_unit_id)}
     if err is not None:
         return pages.form_error(request, "criteria_form.html", err, form or {}, context)
     return pages.render(request, "criteria_form.html", context)

@@ -30,9 +30,6 @@ Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 Filter = Annotated[str | None, Query(max_length=120)]
 
 
-def _may(principal: Principal, permission: str, unit_id: int) -> bool:
-    scope = principal.grants.get(permission, frozenset())
-    return permission in principal.grants and (scope is None or unit_id in scope)
 
 
 # --- portfolio dashboard -----------------------------------------------------------------------------------------
@@ -66,7 +63,7 @@ def _value_page(request: Request, session: Session, settings: Settings, principa
     context: dict[str, Any] = {
         "use_case": s.use_case, "tab": "value", "s": s, "entries": entries, "kinds": list(VALUE_KINDS.items()),
         "kind_labels": VALUE_KINDS, "rate": rate,
-        "may_write": _may(principal, "value:write", s.use_case.business_unit_id),
+        "may_write": principal.may("value:write", s.use_case.business_unit_id),
         "pager_url": forms.query_url(f"/use-cases/{s.use_case.key}/value", discount_rate=rate),
         "chart": charts.line_chart([(m.period, c) for m, c in zip(s.months, s.cumulative, strict=True)],
                                    target=None, baseline=0.0, unit=settings.currency,

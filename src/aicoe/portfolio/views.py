@@ -16,14 +16,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aicoe.auth.deps import require
-from aicoe.auth.principal import Principal, in_scope
+from aicoe.auth.principal import Principal
 from aicoe.core.deps import SessionDep, SettingsDep
 from aicoe.core.errors import DomainError, FieldError, ValidationFailed
 from aicoe.core.pagination import PageParams
 from aicoe.inventory import systems
-from aicoe.models.org import BusinessUnit, User
 from aicoe.models.portfolio import Pattern, UseCase
 from aicoe.models.strategy import Kpi, Objective
+from aicoe.org.service import people_choices, unit_choices
 from aicoe.portfolio import pipeline, schemas, scoring, usecases
 from aicoe.portfolio.constants import AI_TYPES, ALL_STAGES, AXES, BENEFIT_KINDS, DELIVERY_MODES, STAGE_LABELS
 from aicoe.web import charts, forms, pages
@@ -33,7 +33,6 @@ router = APIRouter()
 PAGE_SIZE = 25
 BENEFIT_ROWS = 3  # blank benefit rows offered beyond those already there
 CRITERION_ROWS = 2  # blank criterion rows offered on the scoring-model form
-PEOPLE_LIMIT = 1000
 MATRIX_POINTS = 200
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 Filter = Annotated[str | None, Query(max_length=200)]
@@ -44,43 +43,19 @@ SORTS = [("", "Newest first"), ("key", "Key"), ("title", "Title"), ("-score_tota
          ("stage", "Stage"), ("target_date", "Target date"), ("submitted_at", "Oldest first")]
 
 
-def may(principal: Principal, permission: str, unit_id: int) -> bool:
-    """Whether the principal holds ``permission`` for that unit (CoE-wide or through a unit grant)."""
-    if permission not in principal.grants:
-        return False
-    scope = principal.grants[permission]
-    return scope is None or unit_id in scope
 
 
 # --- choices for forms and filters ---------------------------------------------------------------------------
 
-def _units(session: Session, principal: Principal, permission: str) -> list[tuple[int, str]]:
-    scope = principal.scope(permission) if principal.has(permission) else frozenset()
-    rows = session.execute(select(BusinessUnit.id, BusinessUnit.name).where(in_scope(BusinessUnit.id, scope))
-                           .order_by(BusinessUnit.name))
-    return [(i, n) for i, n in rows]
 
 
-def _people(session: Session, principal: Principal, *keep: int | None) -> list[tuple[int, str]]:
-    """Active people the caller may see (themselves at least), plus anyone already named on the use case."""
-    stmt = select(User.id, User.full_name).where(User.is_active.is_(True))
-    if principal.has("person:read"):
-        stmt = stmt.where(in_scope(User.business_unit_id, principal.scope("person:read")))
-    else:
-        stmt = stmt.where(User.id == principal.user.id)
-    rows = dict(session.execute(stmt.order_by(User.full_name).limit(PEOPLE_LIMIT)).all())
-    for user_id in keep:
-        if user_id is not None and user_id not in rows:
-            user = session.get(User, user_id)
-            if user is not None:
-                rows[user.id] = user.full_name
-    return sorted(rows.items(), key=lambda item: item[1].lower())
 
 
 def _choices(session: Session, principal: Principal, use_case: UseCase | None) -> dict[str, Any]:
     return {
-        "unit_options": _units(session, principal, "use_case:write" if use_case else "use_case:submit"),
-        "people_options": _people(session, principal, *((use_case.sponsor_id, use_case.owner_id) if use_case else ())),
+        "unit_options": unit_choices(session, principal, "use_case:write" if use_case else "use_case:submit"),
+        "people_options": people_choices(session, principal,
+                                         *((use_case.sponsor_id, use_case.owner_id) if use_case else ())),
         "objectives": session.execute(select(Objective.id, Objective.title).order_by(Objective.title)).all(),
         "kpis": session.execute(select(Kpi.id, Kpi.name).order_by(Kpi.name)).all(),
         "ai_types": list(AI_TYPES.items()), "benefit_kinds": list(BENEFIT_KINDS.items()),
@@ -219,10 +194,10 @@ def list_page(request: Request, session: SessionDep, settings: SettingsDep, prin
         "pager_url": forms.query_url("/use-cases", **filters),
         "export_urls": [(fmt.upper(), forms.query_url("/api/v1/use-cases/export", format=fmt, **filters))
                         for fmt in ("csv", "xlsx", "json")],
-        "unit_options": _units(session, principal, "use_case:read"),
+        "unit_options": unit_choices(session, principal, "use_case:read"),
         "stage_options": [(s, STAGE_LABELS[s]) for s in ALL_STAGES], "ai_types": list(AI_TYPES.items()),
         "pattern_options": session.execute(select(Pattern.id, Pattern.name).order_by(Pattern.name)).all(),
-        "people_options": _people(session, principal), "sorts": SORTS,
+        "people_options": people_choices(session, principal), "sorts": SORTS,
     })
 
 
@@ -231,7 +206,7 @@ def list_page(request: Request, session: SessionDep, settings: SettingsDep, prin
 @router.get("/use-cases/new")
 def new_page(request: Request, session: SessionDep, settings: SettingsDep,
              principal: require("use_case:submit")) -> HTMLResponse:
-    units = _units(session, principal, "use_case:submit")
+    units = unit_choices(session, principal, "use_case:submit")
     home = principal.user.business_unit_id
     values = {"business_unit_id": home if home in {u for u, _ in units} else "", "owner_id": "",
               "sponsor_id": ""}
@@ -270,8 +245,8 @@ def _overview(request: Request, session: Session, settings: Any, principal: Prin
     context = {
         **_globals(settings), "use_case": use_case, "tab": "overview", "scores": scores, "mine": mine,
         "criteria": scores["model"].criteria, "rating_options": [(str(i), str(i)) for i in range(1, 6)],
-        "can_write": may(principal, "use_case:write", use_case.business_unit_id),
-        "can_score": may(principal, "use_case:score", use_case.business_unit_id),
+        "can_write": principal.may("use_case:write", use_case.business_unit_id),
+        "can_score": principal.may("use_case:score", use_case.business_unit_id),
         "can_delete": use_case.stage in usecases.DELETABLE_STAGES,
         "ai_systems": systems.systems_for_use_case(session, principal, use_case.id),
         "quadrant": (pipeline.QUADRANTS[pipeline.quadrant(use_case.score_value, use_case.score_feasibility)]
@@ -380,7 +355,7 @@ def pipeline_page(request: Request, session: SessionDep, settings: SettingsDep, 
     selection = {"stage": filters["stage"] or None, "business_unit_id": unit_id, "ai_type": filters["ai_type"] or None}
     context: dict[str, Any] = {
         **_globals(settings), "filters": filters, "criteria": model.criteria, "shown_weights": shown,
-        "unit_options": _units(session, principal, "use_case:read"), "ai_types": list(AI_TYPES.items()),
+        "unit_options": unit_choices(session, principal, "use_case:read"), "ai_types": list(AI_TYPES.items()),
         "stage_options": [(s, STAGE_LABELS[s]) for s in ALL_STAGES],
         "default_stages": ", ".join(STAGE_LABELS[s] for s in pipeline.PIPELINE_STAGES),
         "quadrant_labels": pipeline.QUADRANTS,
