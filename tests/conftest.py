@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 from aicoe.app import create_app
 from aicoe.config import Settings
 from aicoe.core import migrate
-from tests.factories import make_settings
+from aicoe.core.db import make_engine, make_sessionmaker
+from tests.factories import make_settings, use_cli_database
 
 PG_ADMIN_URL = os.environ.get("AICOE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 PG_TEMPLATE = f"aicoe_test_template_{os.getpid()}"  # per run, so concurrent runs never drop each other's
@@ -122,3 +123,18 @@ def db(app) -> Iterator[Session]:  # noqa: ANN001
     yield session
     session.rollback()
     session.close()
+
+
+@pytest.fixture
+def cli_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Session]:
+    """A migrated SQLite database the in-process CLI uses, and a session on it to arrange data."""
+    url = f"sqlite:///{tmp_path}/cli.db"
+    use_cli_database(monkeypatch, url, tmp_path / "data")
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    session = make_sessionmaker(engine)()
+    try:
+        yield session
+    finally:
+        session.close()
+        engine.dispose()

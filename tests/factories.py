@@ -6,6 +6,7 @@ import itertools
 import re
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
@@ -94,3 +95,10 @@ def login(client: TestClient, email: str, password: str = PASSWORD) -> None:
     response = client.post("/login", data={"email": email, "password": password, "csrf_token": csrf_from(page.text)},
                            follow_redirects=False)
     assert response.status_code == 303, response.text
+
+
+def use_cli_database(monkeypatch: pytest.MonkeyPatch, url: str, data_dir: Path | str) -> None:
+    """Point the in-process CLI (``CliRunner``) at ``url``, with a terminal wide enough that tables never wrap."""
+    for key, value in {"AICOE_DATABASE_URL": url, "AICOE_DATA_DIR": str(data_dir), "AICOE_SECRET_KEY": "c" * 40,
+                       "COLUMNS": "250"}.items():
+        monkeypatch.setenv(key, value)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,27 +12,14 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from aicoe.cli.main import app
-from aicoe.core import migrate
-from aicoe.core.db import make_engine, make_sessionmaker
 from tests.test_lineage import World, build
 
 runner = CliRunner()
 
 
 @pytest.fixture
-def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    url = f"sqlite:///{tmp_path}/cli.db"
-    for key, value in {"AICOE_DATABASE_URL": url, "AICOE_DATA_DIR": str(tmp_path / "data"),
-                       "AICOE_SECRET_KEY": "c" * 40, "COLUMNS": "200"}.items():
-        monkeypatch.setenv(key, value)
-    migrate.upgrade(url)
-    engine = make_engine(url)
-    session: Session = make_sessionmaker(engine)()
-    try:
-        yield build(session)
-    finally:
-        session.close()
-        engine.dispose()
+def world(cli_db: Session) -> World:
+    return build(cli_db)
 
 
 def invoke(*args: str):  # noqa: ANN201

@@ -152,7 +152,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = False) -> F
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.sessionmaker = make_sessionmaker(engine, settings=settings)
     app.add_middleware(RequestIdMiddleware)  # type: ignore[arg-type]
     install_error_handlers(app)
 

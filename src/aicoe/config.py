@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     currency: str = Field(default="EUR", min_length=3, max_length=3, description="ISO 4217 code for all amounts")
     discount_rate: float = Field(default=0.08, ge=0, le=1, description="annual rate for portfolio NPV")
+    gate_min_assessment_completion: float = Field(
+        default=0.8, ge=0, le=1, description="share of applicable requirements a high-risk system's assessment must "
+                                             "have decided before its use case may enter pilot or production")
+    evidence_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1, description="largest evidence file accepted")
+    evidence_reminder_days: int = Field(default=30, ge=0, description="remind this many days before evidence expires")
+    attestation_due_days: int = Field(default=30, ge=1, description="default time people have to attest a policy")
 
     @model_validator(mode="after")
     def _check_production(self) -> Settings:

@@ -71,30 +71,51 @@ PERMISSIONS: dict[str, str] = {
     "inventory:read": "See AI systems, models, datasets, deployments, vendors and lineage",
     "inventory:write": "Register and change AI systems, models, datasets, deployments and lineage",
     "vendor:write": "Register and change vendors",
+    "compliance:read": "See framework catalogs, EU AI Act classifications, assessments, controls and evidence",
+    "compliance:write": "Classify AI systems, run assessments, implement controls and attach evidence",
+    "control:write": "Maintain the organisation's control library and its mappings to requirements",
+    "catalog:import": "Import framework catalogs and cross-framework mappings",
+    "evidence:review": "Sign off (accept or reject) evidence",
+    "risk:read": "See the risk register and heat map",
+    "risk:write": "Record and treat risks",
+    "risk:accept": "Approve the acceptance of a risk",
+    "risk_matrix:write": "Configure the risk scoring matrix",
+    "policy:read": "See policies and attestation status",
+    "policy:write": "Write, publish and retire policies; ask people to attest",
+    "policy:attest": "Attest one's own policy versions",
+    "review:read": "See review requests, decisions and the re-review schedule",
+    "review:request": "Request a board review of a use case or AI system",
+    "review:decide": "Decide on review requests as a board member",
+    "review_cadence:write": "Configure re-review cadences by risk tier",
 }
 
 READ_ALL = frozenset(p for p in PERMISSIONS if p.endswith(":read"))
 _MEMBER = frozenset({"business_unit:read", "person:read", "job:read", "file:read", "file:write", "profile:write",
-                     "strategy:read", "use_case:read", "use_case:submit", "inventory:read"})
+                     "strategy:read", "use_case:read", "use_case:submit", "inventory:read", "compliance:read",
+                     "risk:read", "policy:read", "policy:attest", "review:read"})
 _VIEWER = frozenset({"business_unit:read", "person:read", "profile:write", "strategy:read", "use_case:read",
-                     "use_case:submit", "inventory:read"})
-_DELIVERY = frozenset({"use_case:write", "use_case:score", "use_case:transition", "value:write"})
+                     "use_case:submit", "inventory:read", "policy:read", "policy:attest"})
+_DELIVERY = frozenset({"use_case:write", "use_case:score", "use_case:transition", "value:write", "review:request"})
+_GOVERNANCE = frozenset({"compliance:write", "control:write", "catalog:import", "evidence:review", "risk:write",
+                         "risk:accept", "risk_matrix:write", "policy:write", "review:request",
+                         "review_cadence:write"})
 
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.ADMIN: frozenset(PERMISSIONS),
-    Role.EXECUTIVE_SPONSOR: _MEMBER | {"audit:read", "strategy:write", "use_case:score"},
+    Role.EXECUTIVE_SPONSOR: _MEMBER | {"audit:read", "strategy:write", "use_case:score", "risk:accept"},
     Role.STEERING_COMMITTEE: _MEMBER | {"audit:read", "strategy:write", "use_case:score", "use_case:transition",
-                                        "use_case:override"},
-    Role.ETHICS_BOARD: _MEMBER | {"audit:read"},
+                                        "use_case:override", "review:decide", "risk:accept"},
+    Role.ETHICS_BOARD: _MEMBER | {"audit:read", "review:decide", "evidence:review", "review_cadence:write"},
     Role.COE_LEAD: _MEMBER | _DELIVERY | {"business_unit:write", "person:write", "user:read", "audit:read",
                                           "job:write", "strategy:write", "scoring_model:write", "use_case:import",
-                                          "inventory:write", "vendor:write"},
+                                          "inventory:write", "vendor:write", "compliance:write", "control:write",
+                                          "risk:write", "policy:write"},
     Role.PRODUCT_STRATEGIST: _MEMBER | _DELIVERY | {"use_case:import"},
     Role.PROJECT_MANAGER: _MEMBER | _DELIVERY,
-    Role.PRACTITIONER: _MEMBER | {"job:write", "use_case:write", "inventory:write"},
+    Role.PRACTITIONER: _MEMBER | {"job:write", "use_case:write", "inventory:write", "compliance:write", "risk:write"},
     Role.DOMAIN_EXPERT: _MEMBER | {"use_case:score"},
-    Role.RISK_COMPLIANCE: _MEMBER | {"audit:read", "audit:export"},
-    Role.OPERATIONS: _MEMBER | {"job:write", "inventory:write"},
+    Role.RISK_COMPLIANCE: _MEMBER | _GOVERNANCE | {"audit:read", "audit:export"},
+    Role.OPERATIONS: _MEMBER | {"job:write", "inventory:write", "risk:write"},
     Role.PROCUREMENT: _MEMBER | {"vendor:write"},
     Role.AUDITOR: READ_ALL | {"audit:export", "profile:write"},
     Role.VIEWER: _VIEWER,
@@ -102,7 +123,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
 
 # Permissions that only make sense CoE-wide: a business-unit-scoped grant of these is ignored.
 GLOBAL_ONLY = frozenset({"user:read", "user:write", "audit:read", "audit:export", "job:write", "strategy:write",
-                         "scoring_model:write", "use_case:override", "use_case:import"})
+                         "scoring_model:write", "use_case:override", "use_case:import", "catalog:import",
+                         "control:write", "risk_matrix:write", "review_cadence:write"})
 
 
 def role_from(value: str) -> Role:

@@ -42,8 +42,10 @@ def engine_for(settings: Settings) -> Iterator[Engine]:
 @contextmanager
 def unit_of_work(settings: Settings, *, write: bool = True) -> Iterator[Session]:
     """One transaction for one command: committed when the command succeeds, rolled back otherwise."""
-    with engine_for(settings) as engine, session_scope(make_sessionmaker(engine), write=write) as session:
-        yield session
+    with engine_for(settings) as engine:
+        factory = make_sessionmaker(engine, settings=settings)
+        with session_scope(factory, write=write) as session:
+            yield session
 
 
 def domain_errors(func: F) -> F:

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from aicoe.cli.common import console, domain_errors, engine_for, err_console, load_settings, unit_of_work
+from aicoe.compliance import frameworks
 from aicoe.config import Settings
 from aicoe.core import migrate
 from aicoe.org import schemas, service
@@ -50,6 +51,10 @@ def init(
     settings = load_settings()
     migrate.upgrade(settings.effective_database_url)
     console.print("Database schema is at the latest migration.")
+    with unit_of_work(settings) as session:
+        loaded = [o for o in frameworks.sync_builtin(session, None) if o.status != "unchanged"]
+    if loaded:
+        console.print(f"Loaded {len(loaded)} framework catalogs and mappings.")
     with unit_of_work(settings) as session:
         if service.find_admin(session) is not None:
             console.print("An administrator already exists; nothing else to do.")

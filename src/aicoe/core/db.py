@@ -87,8 +87,10 @@ def make_engine(url: str, *, busy_timeout_ms: int = 5000, echo: bool = False) ->
     return engine
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+def make_sessionmaker(engine: Engine, **info: Any) -> sessionmaker[Session]:
+    """Sessions for ``engine``; ``info`` (e.g. ``settings=``) lands in every ``session.info`` for code, such as a
+    stage-gate check, that receives only a session."""
+    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True, info=info)
 
 
 def begin_write(session: Session) -> None:

@@ -11,6 +11,13 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from aicoe.config import Settings
+from aicoe.demo.governance_assessments import seed_assessments
+from aicoe.demo.governance_catalogs import seed_catalogs
+from aicoe.demo.governance_classification import seed_classifications
+from aicoe.demo.governance_controls import seed_controls
+from aicoe.demo.governance_policies import seed_policies
+from aicoe.demo.governance_reviews import seed_reviews
+from aicoe.demo.governance_risks import seed_risks
 from aicoe.demo.inventory import seed_inventory
 from aicoe.demo.org import DEMO_PASSWORD, seed_org
 from aicoe.demo.portfolio import seed_portfolio
@@ -30,7 +37,10 @@ class DemoResult:
         return f"created {made}" if made else "already seeded, nothing to add"
 
 
-SEEDERS: list[Callable[[Session, Settings, DemoResult], None]] = [seed_org, seed_portfolio, seed_inventory]
+SEEDERS: list[Callable[[Session, Settings, DemoResult], None]] = [
+    seed_org, seed_portfolio, seed_inventory, seed_catalogs, seed_classifications, seed_controls, seed_assessments,
+    seed_risks, seed_policies, seed_reviews,
+]
 
 
 def seed(session: Session, settings: Settings) -> DemoResult:

@@ -6,9 +6,6 @@ being received; the exact limit and the type rules are enforced again while the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from urllib.parse import quote
-
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
@@ -17,9 +14,9 @@ from starlette.datastructures import UploadFile
 from aicoe.auth.deps import require
 from aicoe.core.deps import SessionDep, SettingsDep
 from aicoe.core.errors import FieldError, PayloadTooLarge, ValidationFailed
-from aicoe.files import service
+from aicoe.files import responses, service
 from aicoe.files.schemas import FileOut
-from aicoe.files.store import CHUNK_SIZE, human_size
+from aicoe.files.store import human_size
 from aicoe.models.files import StoredFile
 
 router = APIRouter(tags=["files"])
@@ -59,28 +56,8 @@ def get_file(session: SessionDep, principal: require("file:read"), file_id: int)
     return service.get(session, principal, file_id)
 
 
-def content_disposition(filename: str) -> str:
-    """``attachment`` with an ASCII fallback name and the exact UTF-8 name (RFC 6266 / RFC 5987)."""
-    fallback = "".join(ch if 32 <= ord(ch) < 127 and ch not in '"\\' else "_" for ch in filename)
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
-
-
 @router.get("/files/{file_id}/content")
 def download(session: SessionDep, settings: SettingsDep, principal: require("file:read"),
              file_id: int) -> StreamingResponse:
     """The stored bytes, always as an attachment (never rendered inline by the browser)."""
-    row = service.get(session, principal, file_id)
-    handle = service.store_for(settings).open(row.sha256)
-
-    def chunks() -> Iterator[bytes]:
-        with handle:
-            while chunk := handle.read(CHUNK_SIZE):
-                yield chunk
-
-    return StreamingResponse(chunks(), media_type=service.media_type(row), headers={
-        "Content-Length": str(row.size),
-        "Content-Disposition": content_disposition(row.filename),
-        "ETag": f'"{row.sha256}"',
-        "X-Content-Type-Options": "nosniff",
-        "Cache-Control": "private, no-cache",
-    })
+    return responses.download(settings, service.get(session, principal, file_id))

@@ -25,7 +25,7 @@ from aicoe.models.inventory import AISystem, Dataset, Model, Vendor
 from aicoe.models.portfolio import UseCase
 from aicoe.org.service import people_choices, unit_choices
 from aicoe.portfolio.constants import AI_TYPES
-from aicoe.web import forms, pages
+from aicoe.web import forms, pages, panels
 
 router = APIRouter()
 
@@ -168,7 +168,8 @@ def _detail(request: Request, session: Session, principal: Principal, system_id:
     system = systems.get_system(session, principal, system_id, detail=True)
     can_write = principal.may("inventory:write", system.business_unit_id)
     context: dict[str, Any] = {**_labels(), "system": system, "can_write": can_write,
-                               "live": systems.live_production(system)}
+                               "live": systems.live_production(system),
+                               "panels": panels.build(panels.AI_SYSTEM_PANELS, session, principal, system)}
     if can_write:
         scope = principal.scope("inventory:read")
         linked_models = {link.model_id for link in system.model_links}

@@ -29,7 +29,7 @@ def worker(settings: Settings, threads: int = 1, once: bool = False) -> int:
     recovered by any other worker once their lease expires.
     """
     with engine_for(settings) as engine:
-        runner = JobRunner(make_sessionmaker(engine), settings, threads=max(threads, 1))
+        runner = JobRunner(make_sessionmaker(engine, settings=settings), settings, threads=max(threads, 1))
         if once:
             return runner.run_until_idle()
         stop = threading.Event()

@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 from aicoe.config import Settings
 
 # Modules whose import registers handlers. Add an area's module here when it gains background work.
-HANDLER_MODULES: list[str] = ["aicoe.jobs.builtin", "aicoe.inventory.mlflow_sync"]
+HANDLER_MODULES: list[str] = ["aicoe.jobs.builtin", "aicoe.inventory.mlflow_sync",
+                              "aicoe.compliance.evidence_reminders", "aicoe.policy.reminders"]
 
 
 class JobCancelled(Exception):

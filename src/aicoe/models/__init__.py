@@ -1,6 +1,19 @@
 """ORM tables, one module per area. Importing this package registers every table on ``Base.metadata``."""
 
 from aicoe.models.audit import AuditEvent, AuditHead
+from aicoe.models.compliance import (
+    Assessment,
+    Classification,
+    Control,
+    ControlImplementation,
+    ControlRequirement,
+    Evidence,
+    EvidenceLink,
+    Framework,
+    Requirement,
+    RequirementMapping,
+    RequirementResult,
+)
 from aicoe.models.files import StoredFile
 from aicoe.models.inventory import (
     AISystem,
@@ -14,6 +27,7 @@ from aicoe.models.inventory import (
 )
 from aicoe.models.jobs import Job
 from aicoe.models.org import ApiToken, BusinessUnit, LoginAttempt, RoleAssignment, User, UserSession
+from aicoe.models.policy import Attestation, Policy, PolicyVersion
 from aicoe.models.portfolio import (
     Counter,
     ExpectedBenefit,
@@ -26,6 +40,8 @@ from aicoe.models.portfolio import (
     UseCase,
     ValueEntry,
 )
+from aicoe.models.reviews import ReviewCadence, ReviewComment, ReviewDecision, ReviewRequest
+from aicoe.models.risk import Risk, RiskMatrix
 from aicoe.models.strategy import Kpi, KpiMeasurement, MissionVersion, Objective
 
 __all__ = [
@@ -34,4 +50,8 @@ __all__ = [
     "KpiMeasurement", "LoginAttempt", "MissionVersion", "Objective", "Pattern", "RoleAssignment", "Score",
     "ScoringCriterion", "ScoringModel", "StageTransition", "StoredFile", "SuccessCriterion", "UseCase", "User",
     "UserSession", "ValueEntry",
+    "Assessment", "Classification", "Control", "ControlImplementation", "ControlRequirement", "Evidence",
+    "EvidenceLink", "Framework", "Requirement", "RequirementMapping", "RequirementResult",
+    "Attestation", "Policy", "PolicyVersion", "ReviewCadence", "ReviewComment", "ReviewDecision", "ReviewRequest",
+    "Risk", "RiskMatrix",
 ]

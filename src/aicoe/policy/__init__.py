@@ -1,0 +1,1 @@
+"""Policies, versions and attestations."""
