@@ -22,9 +22,12 @@ test: $(STAMP)
 
 ## Run the benchmarks (figures go to docs/benchmarks.md by hand)
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python bench/audit_verify.py
 	$(BIN)/python bench/portfolio.py
 	$(BIN)/python bench/lineage.py
+	$(BIN)/python bench/sensitive_text.py
+	$(BIN)/python bench/sensitive_table.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

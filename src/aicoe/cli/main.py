@@ -17,6 +17,8 @@ from aicoe.policy.cli import register as register_policy
 from aicoe.portfolio.cli import register as register_portfolio
 from aicoe.reviews.cli import register as register_reviews
 from aicoe.risk.cli import register as register_risk
+from aicoe.sensitive.cli_redact import register as register_redact
+from aicoe.sensitive.cli_scan import register as register_scan
 
 app = typer.Typer(help="aicoe: the platform an AI/ML Center of Excellence runs on.", no_args_is_help=True,
                   pretty_exceptions_show_locals=False)
@@ -33,6 +35,8 @@ register_controls(app)
 register_risk(app)
 register_policy(app)
 register_reviews(app)
+register_scan(app)
+register_redact(app)
 
 
 def main() -> None:

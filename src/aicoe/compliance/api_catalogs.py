@@ -15,8 +15,8 @@ from aicoe.catalogs.loader import MAX_FILE_BYTES
 from aicoe.compliance import frameworks as service
 from aicoe.compliance import schemas_catalogs as schemas
 from aicoe.core.deps import SessionDep
-from aicoe.core.errors import FieldError, PayloadTooLarge, ValidationFailed
-from aicoe.files.service import LengthRequired
+from aicoe.core.errors import FieldError, ValidationFailed
+from aicoe.files import uploads
 from aicoe.models.compliance import Framework
 from aicoe.web.api_common import PageOut, PageQuery, page_out
 
@@ -29,18 +29,7 @@ FrameworkIdent = Annotated[str, Path(max_length=64, description="the numeric id,
 
 # --- uploads -------------------------------------------------------------------------------------------------------
 
-MULTIPART_OVERHEAD = 64 * 1024  # boundaries, part headers and a CSRF field around the file itself
-
-
-def upload_guard(request: Request) -> None:
-    """Runs before authentication reads any form: refuse bodies that cannot fit, and bodies of unknown size, so
-    an oversized upload is never received."""
-    raw = request.headers.get("content-length")
-    if raw is None or not raw.isdigit():
-        raise LengthRequired("send the upload with a Content-Length header")
-    if int(raw) > MAX_FILE_BYTES + MULTIPART_OVERHEAD:
-        raise PayloadTooLarge(f"the file is larger than the limit of {MAX_FILE_BYTES // 2**20} MiB",
-                              limit_bytes=MAX_FILE_BYTES)
+upload_guard = uploads.size_guard(lambda settings: MAX_FILE_BYTES)
 
 
 async def _upload(request: Request) -> tuple[bytes, str]:

@@ -21,10 +21,8 @@ from aicoe.compliance import evidence
 from aicoe.compliance import schemas_evidence as schemas
 from aicoe.compliance.evidence_reminders import send_reminders
 from aicoe.core.deps import SessionDep, SettingsDep
-from aicoe.core.errors import FieldError, PayloadTooLarge, ValidationFailed
-from aicoe.files import responses
-from aicoe.files.service import LengthRequired
-from aicoe.files.store import human_size
+from aicoe.core.errors import FieldError, ValidationFailed
+from aicoe.files import responses, uploads
 from aicoe.models.compliance import Evidence
 from aicoe.web import forms
 from aicoe.web.api_common import PageOut, PageQuery, page_out
@@ -32,20 +30,8 @@ from aicoe.web.api_common import PageOut, PageQuery, page_out
 router = APIRouter(tags=["evidence"])
 
 Text = Annotated[str | None, Query(max_length=200)]
-MULTIPART_OVERHEAD = 64 * 1024  # boundaries, part headers and the metadata fields around the file
+upload_size_guard = uploads.size_guard(lambda settings: settings.evidence_max_bytes)
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
-
-
-def upload_size_guard(request: Request, settings: SettingsDep) -> None:
-    """Runs before authentication reads the form: refuse bodies that cannot fit, and bodies of unknown size."""
-    raw = request.headers.get("content-length")
-    if raw is None or not raw.isdigit():
-        raise LengthRequired("send the upload with a Content-Length header")
-    if int(raw) > settings.evidence_max_bytes + MULTIPART_OVERHEAD:
-        limit = human_size(settings.evidence_max_bytes)
-        raise PayloadTooLarge(f"the upload is larger than the evidence limit of {limit}",
-                              errors=[FieldError("file", f"The file is larger than the limit of {limit}.")],
-                              limit_bytes=settings.evidence_max_bytes)
 
 
 async def _form(request: Request) -> tuple[FormData, UploadFile | None]:

@@ -22,11 +22,11 @@ MAPPING_RELATIONS: dict[str, str] = {
     "equivalent": "Equivalent", "subset": "Subset of", "superset": "Superset of", "related": "Related",
 }
 EVIDENCE_KINDS: dict[str, str] = {"file": "File", "link": "Link", "record": "Platform record"}
-# Platform records evidence can reference. The evidence service resolves each through a registry; the
-# evaluation, sensitive-data and gateway areas add "evaluation_run", "scan" and "gateway_statistic" with theirs.
+# Platform records evidence can reference. The evidence service resolves each through a registry that the owning
+# areas fill (the sensitive-data area registers "scan"; evaluation and the gateway will add theirs).
 EVIDENCE_RECORD_TYPES: dict[str, str] = {
     "classification": "EU AI Act classification", "assessment": "Assessment", "review": "Review decision",
-    "attestation": "Policy attestation", "audit_event": "Audit event",
+    "attestation": "Policy attestation", "audit_event": "Audit event", "scan": "Sensitive-data scan",
 }
 EVIDENCE_TYPES: dict[str, str] = {  # what a requirement expects; catalogs name these in evidence_types
     "policy": "Policy or procedure", "record": "Record or log", "report": "Report", "test_result": "Test result",

@@ -21,6 +21,7 @@ from aicoe.demo.governance_risks import seed_risks
 from aicoe.demo.inventory import seed_inventory
 from aicoe.demo.org import DEMO_PASSWORD, seed_org
 from aicoe.demo.portfolio import seed_portfolio
+from aicoe.demo.sensitive import seed_sensitive
 
 ORGANISATION = "Meridian Trust Financial Group"
 
@@ -39,7 +40,7 @@ class DemoResult:
 
 SEEDERS: list[Callable[[Session, Settings, DemoResult], None]] = [
     seed_org, seed_portfolio, seed_inventory, seed_catalogs, seed_classifications, seed_controls, seed_assessments,
-    seed_risks, seed_policies, seed_reviews,
+    seed_risks, seed_policies, seed_reviews, seed_sensitive,
 ]
 
 

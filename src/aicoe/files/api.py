@@ -13,28 +13,14 @@ from starlette.datastructures import UploadFile
 
 from aicoe.auth.deps import require
 from aicoe.core.deps import SessionDep, SettingsDep
-from aicoe.core.errors import FieldError, PayloadTooLarge, ValidationFailed
-from aicoe.files import responses, service
+from aicoe.core.errors import FieldError, ValidationFailed
+from aicoe.files import responses, service, uploads
 from aicoe.files.schemas import FileOut
-from aicoe.files.store import human_size
 from aicoe.models.files import StoredFile
 
 router = APIRouter(tags=["files"])
 
-MULTIPART_OVERHEAD = 64 * 1024  # boundaries, part headers and a CSRF field around the file itself
-
-
-def upload_size_guard(request: Request, settings: SettingsDep) -> None:
-    """Runs before authentication reads any form: refuse bodies that cannot fit, and bodies of unknown size."""
-    raw = request.headers.get("content-length")
-    if raw is None or not raw.isdigit():
-        raise service.LengthRequired("send the upload with a Content-Length header")
-    if int(raw) > settings.max_upload_bytes + MULTIPART_OVERHEAD:
-        raise PayloadTooLarge(f"the upload is larger than the limit of {human_size(settings.max_upload_bytes)}",
-                              limit_bytes=settings.max_upload_bytes)
-
-
-@router.post("/files", response_model=FileOut, status_code=201, dependencies=[Depends(upload_size_guard)])
+@router.post("/files", response_model=FileOut, status_code=201, dependencies=[Depends(uploads.default_size_guard)])
 async def upload(request: Request, session: SessionDep, settings: SettingsDep,
                  principal: require("file:write")) -> StoredFile:
     """Upload one file as the multipart part ``file``; identical content is stored once."""

@@ -29,7 +29,7 @@ from aicoe.inventory.constants import (
 )
 from aicoe.models.inventory import Dataset, Model, Vendor
 from aicoe.org.service import people_choices, unit_choices
-from aicoe.web import forms, pages
+from aicoe.web import forms, pages, panels
 
 router = APIRouter()
 
@@ -326,7 +326,8 @@ def _dataset_page(request: Request, session: Session, principal: Principal, data
     scope = principal.scope("inventory:read")
     used = [d for d in datasets.used_by(session, dataset) if scope is None or d.business_unit_id in scope]
     context = {**LABELS, "dataset": dataset, "used_by": used,
-               "can_write": may_write(principal, dataset.business_unit_id)}
+               "can_write": may_write(principal, dataset.business_unit_id),
+               "panels": panels.build(panels.DATASET_PANELS, session, principal, dataset)}
     if err is not None:
         return pages.form_error(request, "dataset.html", err, {}, context)
     return pages.render(request, "dataset.html", context)

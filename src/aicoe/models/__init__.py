@@ -42,6 +42,7 @@ from aicoe.models.portfolio import (
 )
 from aicoe.models.reviews import ReviewCadence, ReviewComment, ReviewDecision, ReviewRequest
 from aicoe.models.risk import Risk, RiskMatrix
+from aicoe.models.sensitive import SensitiveFinding, SensitiveScan
 from aicoe.models.strategy import Kpi, KpiMeasurement, MissionVersion, Objective
 
 __all__ = [
@@ -53,5 +54,5 @@ __all__ = [
     "Assessment", "Classification", "Control", "ControlImplementation", "ControlRequirement", "Evidence",
     "EvidenceLink", "Framework", "Requirement", "RequirementMapping", "RequirementResult",
     "Attestation", "Policy", "PolicyVersion", "ReviewCadence", "ReviewComment", "ReviewDecision", "ReviewRequest",
-    "Risk", "RiskMatrix",
+    "Risk", "RiskMatrix", "SensitiveFinding", "SensitiveScan",
 ]

@@ -124,6 +124,10 @@ class Dataset(TimestampMixin, Base):
     deletion_date: Mapped[date | None]
     residency: Mapped[str] = mapped_column(String(120), default="")
     licence: Mapped[str] = mapped_column(String(120), default="")
+    # what the last sensitive-data scan found (set by the sensitive area)
+    pii_entities: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, doc="entity type -> occurrences")
+    suggested_classification: Mapped[str | None] = mapped_column(String(16))
+    last_scanned_at: Mapped[datetime | None]
 
     business_unit: Mapped[BusinessUnit] = relationship()
     owner: Mapped[User | None] = relationship(foreign_keys=[owner_id])

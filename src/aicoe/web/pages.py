@@ -51,6 +51,7 @@ NAV: list[NavItem] = [
     NavItem("Risks", "/risks", "risk:read"),
     NavItem("Policies", "/policies", "policy:read", also=("/attestations",)),
     NavItem("Reviews", "/reviews", "review:read"),
+    NavItem("Sensitive data", "/sensitive", "sensitive:read"),
     NavItem("Users & roles", "/admin/users", "user:read"),
     NavItem("Audit trail", "/audit", "audit:read"),
     NavItem("Jobs", "/jobs", "job:read"),

@@ -1,5 +1,6 @@
 """Panels other areas contribute to a record's page (the AI system page shows its classification, assessments,
-controls, risks and reviews) without the inventory views importing those areas.
+controls, risks and reviews; the dataset page its sensitive-data scans) without the inventory views importing
+those areas.
 
 A provider is ``(session, principal, record) -> Panel | None`` named as ``"module:function"`` in the list for
 the page; ``None`` means nothing to show (for instance the reader lacks the area's read permission).
@@ -32,6 +33,10 @@ AI_SYSTEM_PANELS: list[str] = [
     "aicoe.compliance.views_controls:system_panel",
     "aicoe.risk.views:system_panel",
     "aicoe.reviews.views:system_panel",
+    "aicoe.sensitive.views:system_panel",
+]
+DATASET_PANELS: list[str] = [
+    "aicoe.sensitive.views:dataset_panel",
 ]
 
 

@@ -35,6 +35,8 @@ from aicoe.reviews import api as reviews_api
 from aicoe.reviews import views as reviews_views
 from aicoe.risk import api as risk_api
 from aicoe.risk import views as risk_views
+from aicoe.sensitive import api as sensitive_api
+from aicoe.sensitive import views as sensitive_views
 from aicoe.strategy import api as strategy_api
 from aicoe.strategy import views as strategy_views
 from aicoe.web import health, home
@@ -46,12 +48,12 @@ API_ROUTERS = [auth_api.router, org_api.router, audit_api.router, jobs_api.route
                strategy_api.router, value_api.router, portfolio_api.router, lifecycle_api.router,
                api_systems.router, api_assets.router, api_lineage.router, api_mlflow.router,
                api_catalogs.router, api_classification.router, api_assessments.router, api_controls.router,
-               api_evidence.router, risk_api.router, policy_api.router, reviews_api.router]
+               api_evidence.router, risk_api.router, policy_api.router, reviews_api.router, sensitive_api.router]
 VIEW_ROUTERS = [home.router, auth_views.router, org_views.router, audit_views.router, jobs_views.router,
                 strategy_views.router, value_views.router, portfolio_views.router, lifecycle_views.router,
                 views_systems.router, views_assets.router, views_lineage.router, views_catalogs.router,
                 views_classification.router, views_assessments.router, views_controls.router, views_evidence.router,
-                risk_views.router, policy_views.router, reviews_views.router]
+                risk_views.router, policy_views.router, reviews_views.router, sensitive_views.router]
 
 
 def mount(app: FastAPI) -> None:

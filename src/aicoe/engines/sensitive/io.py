@@ -1,0 +1,534 @@
+"""Reading files for scanning and rewriting: format detection, streaming readers, and one error type with a reason.
+
+Formats are recognised by extension and confirmed by magic bytes (``PAR1`` for Parquet, a zip holding
+``xl/workbook.xml`` for Excel, ``1f8b`` for gzip — gzip is detected by content, so ``data.csv.gz`` and a gzipped
+file without the suffix both work). Tabular files come back as pyarrow ``RecordBatch`` streams: CSV/TSV and Excel
+as all-string columns (a spreadsheet or CSV has no trustworthy types, and a phone number must stay text), Parquet
+and JSON Lines with their own types. Text is strict UTF-8. Anything that cannot be read raises ``UnreadableFile``
+whose ``reason`` is one of the message constants below — never a library message, because those can quote the
+file's content (pyarrow's CSV errors do) and reasons end up in logs and reports. Size limits are the caller's
+(``check_size``); a gzip's size is its size on disk.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import json
+import mmap
+import os
+import shutil
+import tempfile
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import IO, Literal
+
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+Kind = Literal["csv", "tsv", "parquet", "jsonl", "excel", "text"]
+TABULAR_KINDS: tuple[str, ...] = ("csv", "tsv", "parquet", "jsonl", "excel")
+EXTENSIONS: dict[str, str] = {
+    ".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".parquet": "parquet", ".pq": "parquet",
+    ".jsonl": "jsonl", ".ndjson": "jsonl", ".jsonlines": "jsonl", ".json": "json",
+    ".xlsx": "excel", ".xlsm": "excel",
+    ".txt": "text", ".text": "text", ".log": "text", ".md": "text", ".yaml": "text", ".yml": "text",
+    ".ini": "text", ".cfg": "text", ".conf": "text", ".env": "text", ".properties": "text", ".toml": "text",
+    ".xml": "text", ".html": "text", ".sql": "text",
+}
+GZIP_SUFFIXES: tuple[str, ...] = (".gz", ".gzip")
+TABLE_METADATA_KEY = b"aicoe.table"
+SNIFF_BYTES = 8192
+TEXT_CHUNK_BYTES = 1 << 20
+
+CANNOT_OPEN = "cannot open: {error}"
+NOT_A_FILE = "not a regular file"
+TOO_LARGE = "file is {size} bytes, over the limit of {limit} bytes"
+UNKNOWN_FORMAT = "unknown format: not a supported table format and not UTF-8 text"
+BINARY_FILE = "binary file: NUL byte at byte offset {offset}"
+NOT_UTF8 = "not UTF-8: invalid byte 0x{byte:02x} at byte offset {offset}"
+CORRUPT_FILE = "corrupt or truncated {kind} file"
+TRUNCATED_GZIP = "truncated gzip stream: the compressed data ends early"
+CORRUPT_GZIP = "corrupt gzip stream"
+ENCRYPTED_WORKBOOK = "password-protected or encrypted workbook"
+LEGACY_OFFICE = "legacy OLE2 Office document (.xls/.doc): save it as .xlsx"
+NOT_A_WORKBOOK = "zip archive that is not an Excel workbook"
+CSV_FIELD_COUNT = "malformed {kind}: a row has {actual} fields where the header has {expected}"
+CSV_MALFORMED = "malformed {kind}: unbalanced quotes or unparseable rows"
+INVALID_JSON = "invalid JSON on line {line}"
+NOT_JSON_OBJECT = "line {line} is not a JSON object"
+
+_KIND_LABELS = {"csv": "CSV", "tsv": "TSV", "parquet": "Parquet", "jsonl": "JSON Lines", "excel": "Excel",
+                "text": "text"}
+_GZIP_MAGIC = b"\x1f\x8b"
+_PARQUET_MAGIC = b"PAR1"
+_ZIP_MAGIC = b"PK\x03\x04"
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")
+
+
+class UnreadableFile(Exception):
+    """A file that cannot be scanned; ``reason`` is one of this module's message constants, filled in."""
+
+    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+    def __reduce__(self) -> tuple[type[UnreadableFile], tuple[str, str]]:
+        return UnreadableFile, (self.path, self.reason)
+
+
+@dataclass(frozen=True, slots=True)
+class FileFormat:
+    """What a file holds: ``kind`` and whether it is gzip-compressed."""
+
+    kind: Kind
+    compressed: bool = False
+
+    @property
+    def tabular(self) -> bool:
+        return self.kind in TABULAR_KINDS
+
+    @property
+    def label(self) -> str:
+        """For messages: "CSV", "Parquet (gzip)"."""
+        return _KIND_LABELS[self.kind] + (" (gzip)" if self.compressed else "")
+
+
+def check_size(path: str | os.PathLike[str], max_bytes: int | None) -> int:
+    """The file's size on disk; ``UnreadableFile`` when it is over ``max_bytes`` (None: no limit)."""
+    try:
+        size = os.stat(path).st_size
+    except OSError as exc:
+        raise UnreadableFile(path, CANNOT_OPEN.format(error=exc.strerror or exc)) from None
+    if max_bytes is not None and size > max_bytes:
+        raise UnreadableFile(path, TOO_LARGE.format(size=size, limit=max_bytes))
+    return size
+
+
+def open_binary(path: str | os.PathLike[str]) -> IO[bytes]:
+    """Open for reading, decompressing transparently when the content is gzip (by magic bytes, not name)."""
+    try:
+        raw = open(path, "rb")  # the caller closes it
+    except OSError as exc:
+        raise UnreadableFile(path, CANNOT_OPEN.format(error=exc.strerror or exc)) from None
+    if raw.read(2) == _GZIP_MAGIC:
+        raw.seek(0)
+        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    raw.seek(0)
+    return raw
+
+
+def detect_format(path: str | os.PathLike[str]) -> FileFormat:
+    """The file's format from its extension, confirmed (or overruled) by its first bytes."""
+    path = Path(path)
+    if not path.is_file():
+        if not path.exists():
+            raise UnreadableFile(path, CANNOT_OPEN.format(error="No such file or directory"))
+        raise UnreadableFile(path, NOT_A_FILE)
+    name = path.name.lower()
+    with open_binary(path) as stream:
+        compressed = isinstance(stream, gzip.GzipFile)
+        with _translated(path, "text"):
+            head = stream.read(SNIFF_BYTES)
+    if compressed:
+        for suffix in GZIP_SUFFIXES:
+            if name.endswith(suffix):
+                name = name[: -len(suffix)]
+                break
+    by_extension = EXTENSIONS.get(Path(name).suffix)
+    kind = _kind_from_magic(path, head, by_extension, compressed)
+    if kind == "text" and b"\x00" in head:
+        raise UnreadableFile(path, BINARY_FILE.format(offset=head.index(b"\x00")))
+    return FileFormat(kind, compressed)  # type: ignore[arg-type]
+
+
+def _kind_from_magic(path: Path, head: bytes, by_extension: str | None, compressed: bool) -> str:
+    if head.startswith(_PARQUET_MAGIC):
+        return "parquet"
+    if head.startswith(_ZIP_MAGIC):
+        return _zip_kind(path, compressed, by_extension)
+    if head.startswith(_OLE_MAGIC):
+        raise UnreadableFile(path, ENCRYPTED_WORKBOOK if _has_encrypted_package(path, compressed) else LEGACY_OFFICE)
+    if by_extension in ("parquet", "excel"):
+        raise UnreadableFile(path, CORRUPT_FILE.format(kind=_KIND_LABELS[by_extension]))
+    if by_extension == "json":
+        return "jsonl" if _first_line_is_object(head) else "text"
+    if by_extension is not None:
+        return by_extension
+    if b"\x00" in head or not _looks_utf8(head):
+        raise UnreadableFile(path, UNKNOWN_FORMAT)
+    return "text"
+
+
+def _zip_kind(path: Path, compressed: bool, by_extension: str | None) -> str:
+    with _seekable(path, FileFormat("excel", compressed)) as source:
+        try:
+            with zipfile.ZipFile(source) as archive:
+                is_workbook = "xl/workbook.xml" in archive.namelist()
+        except zipfile.BadZipFile:
+            kind = "Excel" if by_extension == "excel" else "zip"
+            raise UnreadableFile(path, CORRUPT_FILE.format(kind=kind)) from None
+    if is_workbook:
+        return "excel"
+    raise UnreadableFile(path, NOT_A_WORKBOOK if by_extension == "excel" else UNKNOWN_FORMAT)
+
+
+def _has_encrypted_package(path: Path, compressed: bool) -> bool:
+    """An Office file encrypted with a password is an OLE2 container holding an ``EncryptedPackage`` stream."""
+    with _seekable(path, FileFormat("excel", compressed)) as source:
+        with open(source, "rb") if isinstance(source, str) else source as file:
+            file.seek(0)
+            with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as view:
+                return view.find(_ENCRYPTED_PACKAGE) >= 0
+
+
+def _first_line_is_object(head: bytes) -> bool:
+    line = head.lstrip().split(b"\n", 1)[0]
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
+
+
+def _looks_utf8(head: bytes) -> bool:
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+@contextmanager
+def _translated(path: str | os.PathLike[str], kind: str) -> Iterator[None]:
+    """Turn the libraries' exceptions into ``UnreadableFile`` reasons that never quote the content."""
+    try:
+        yield
+    except UnreadableFile:
+        raise
+    except EOFError:
+        raise UnreadableFile(path, TRUNCATED_GZIP) from None
+    except (gzip.BadGzipFile, zlib.error):
+        raise UnreadableFile(path, CORRUPT_GZIP) from None
+    except (pa.ArrowException, zipfile.BadZipFile, KeyError, OSError):
+        raise UnreadableFile(path, CORRUPT_FILE.format(kind=_KIND_LABELS[kind])) from None
+
+
+@contextmanager
+def _seekable(path: str | os.PathLike[str], fmt: FileFormat) -> Iterator[str | IO[bytes]]:
+    """A seekable source for formats that need random access (Parquet, zip): the path, or a decompressed temp file."""
+    if not fmt.compressed:
+        yield str(path)
+        return
+    with tempfile.TemporaryFile() as spool:
+        with open_binary(path) as stream, _translated(path, fmt.kind):
+            shutil.copyfileobj(stream, spool, 1 << 20)
+        spool.seek(0)
+        yield spool
+
+
+def iter_text_chunks(path: str | os.PathLike[str], fmt: FileFormat | None = None, *,
+                     chunk_bytes: int = TEXT_CHUNK_BYTES,
+                     on_position: Callable[[int], None] | None = None) -> Iterator[str]:
+    """Decode a text file strictly as UTF-8 in chunks that end at a line break (except the last one).
+
+    Bounded memory for large logs; a NUL byte means a binary file and an invalid sequence names its byte offset
+    (in the decompressed stream for gzip files). ``on_position`` as for :func:`read_batches`.
+    """
+    consumed = 0
+    carry = b""
+    with _positioned(path) as (stream, tell), _translated(path, fmt.kind if fmt else "text"):
+        while True:
+            if on_position is not None:
+                on_position(tell())
+            block = stream.read(chunk_bytes)
+            data = carry + block
+            if not block:
+                if data:
+                    yield _decode(path, data, consumed)
+                return
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:
+                carry = data
+                continue
+            yield _decode(path, data[:cut], consumed)
+            consumed += cut
+            carry = data[cut:]
+
+
+def _decode(path: str | os.PathLike[str], data: bytes, consumed: int) -> str:
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise UnreadableFile(path, BINARY_FILE.format(offset=consumed + nul))
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UnreadableFile(path, NOT_UTF8.format(byte=data[exc.start], offset=consumed + exc.start)) from None
+
+
+def read_text(path: str | os.PathLike[str], fmt: FileFormat | None = None) -> str:
+    """The whole file as a string (strict UTF-8)."""
+    return "".join(iter_text_chunks(path, fmt))
+
+
+def batch_table(batch: pa.RecordBatch) -> str | None:
+    """The table a batch came from: the sheet name for Excel, None for single-table formats."""
+    metadata = batch.schema.metadata or {}
+    value = metadata.get(TABLE_METADATA_KEY)
+    return value.decode("utf-8") if value is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class ParquetLayout:
+    """Row and compressed byte counts per row group: the units for parallel scans and row-group sampling."""
+
+    row_group_rows: tuple[int, ...]
+    row_group_bytes: tuple[int, ...]
+
+    @property
+    def num_rows(self) -> int:
+        return sum(self.row_group_rows)
+
+
+def parquet_layout(path: str | os.PathLike[str], fmt: FileFormat) -> ParquetLayout:
+    with _seekable(path, fmt) as source, _translated(path, "parquet"):
+        metadata = pq.ParquetFile(source).metadata
+        groups = range(metadata.num_row_groups)
+        return ParquetLayout(tuple(metadata.row_group(i).num_rows for i in groups),
+                             tuple(_compressed_size(metadata, i) for i in groups))
+
+
+def _compressed_size(metadata: pq.FileMetaData, group: int) -> int:
+    row_group = metadata.row_group(group)
+    return sum(row_group.column(i).total_compressed_size for i in range(row_group.num_columns))
+
+
+def read_batches(path: str | os.PathLike[str], fmt: FileFormat, *, batch_rows: int = 65_536,
+                 columns: Sequence[str] | None = None, row_groups: Sequence[int] | None = None,
+                 on_position: Callable[[int], None] | None = None) -> Iterator[pa.RecordBatch]:
+    """Stream a tabular file as record batches of at most ``batch_rows`` rows.
+
+    ``columns`` keeps only those top-level columns (ones the file lacks are ignored); ``row_groups`` reads only
+    those Parquet row groups; ``on_position``
+    receives the number of bytes of the file consumed so far (of the compressed file for gzip) after each batch,
+    for progress bars. Excel yields each sheet in turn, its name in the schema metadata (see ``batch_table``);
+    the first row of a sheet is its header.
+    """
+    if not fmt.tabular:
+        raise ValueError(f"read_batches needs a tabular format, got {fmt.kind!r}")
+    if row_groups is not None and fmt.kind != "parquet":
+        raise ValueError(f"row_groups applies to Parquet only, got {fmt.kind!r}")
+    reader = {"csv": _csv_batches, "tsv": _csv_batches, "parquet": _parquet_batches, "jsonl": _jsonl_batches,
+              "excel": _excel_batches}[fmt.kind]
+    with _translated(path, fmt.kind):
+        for batch in reader(path, fmt, columns, row_groups, on_position):
+            for start in range(0, batch.num_rows, batch_rows):
+                yield batch.slice(start, batch_rows)
+
+
+def _present(columns: Sequence[str] | None, names: Sequence[str]) -> list[str] | None:
+    """The requested columns the file has (a column a file lacks is simply not read)."""
+    return None if columns is None else [name for name in names if name in columns]
+
+
+@contextmanager
+def _positioned(path: str | os.PathLike[str]) -> Iterator[tuple[IO[bytes], Callable[[], int]]]:
+    """The decompressed stream and a function telling how far into the file on disk the reading has got."""
+    with open_binary(path) as stream:
+        raw = stream.fileobj if isinstance(stream, gzip.GzipFile) else stream  # type: ignore[attr-defined]
+        yield stream, raw.tell
+
+
+def _csv_batches(path: str | os.PathLike[str], fmt: FileFormat, columns: Sequence[str] | None,
+                 row_groups: Sequence[int] | None,
+                 on_position: Callable[[int], None] | None) -> Iterator[pa.RecordBatch]:
+    with open_binary(path) as stream:
+        if not stream.read(1):
+            return
+    delimiter = "\t" if fmt.kind == "tsv" else ","
+    invalid: list[tuple[int, int]] = []
+
+    def on_invalid(row: pa_csv.InvalidRow) -> str:
+        invalid.append((row.expected_columns, row.actual_columns))
+        return "error"
+
+    parse = pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True, invalid_row_handler=on_invalid)
+    read = pa_csv.ReadOptions(block_size=1 << 20)
+    try:
+        with open_binary(path) as stream:
+            names = pa_csv.open_csv(stream, read_options=read, parse_options=parse).schema.names
+        convert = pa_csv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=True,
+                                        null_values=[""], include_columns=_present(columns, names))
+        with _positioned(path) as (stream, tell):
+            reader = pa_csv.open_csv(stream, read_options=read, parse_options=parse, convert_options=convert)
+            for batch in reader:
+                if on_position is not None:
+                    on_position(tell())
+                yield batch
+    except pa.ArrowInvalid as exc:
+        label = _KIND_LABELS[fmt.kind]
+        if invalid:
+            expected, actual = invalid[0]
+            raise UnreadableFile(path, CSV_FIELD_COUNT.format(kind=label, expected=expected, actual=actual)) from None
+        if "UTF8" in str(exc):
+            for _ in iter_text_chunks(path, fmt):
+                pass
+        raise UnreadableFile(path, CSV_MALFORMED.format(kind=label)) from None
+
+
+def _parquet_batches(path: str | os.PathLike[str], fmt: FileFormat, columns: Sequence[str] | None,
+                     row_groups: Sequence[int] | None,
+                     on_position: Callable[[int], None] | None) -> Iterator[pa.RecordBatch]:
+    with _seekable(path, fmt) as source:
+        parquet = pq.ParquetFile(source)
+        groups = list(range(parquet.num_row_groups)) if row_groups is None else list(row_groups)
+        wanted = _present(columns, parquet.schema_arrow.names)
+        done = 0
+        for group in groups:
+            yield from parquet.iter_batches(batch_size=1 << 16, row_groups=[group], columns=wanted)
+            done += _compressed_size(parquet.metadata, group)
+            if on_position is not None:
+                on_position(done)
+
+
+def _jsonl_batches(path: str | os.PathLike[str], fmt: FileFormat, columns: Sequence[str] | None,
+                   row_groups: Sequence[int] | None,
+                   on_position: Callable[[int], None] | None) -> Iterator[pa.RecordBatch]:
+    """One JSON object per line; nested objects flattened to dotted names, arrays kept as their JSON text."""
+    wanted = set(columns) if columns is not None else None
+    rows: list[dict[str, object]] = []
+    offset = 0
+    with _positioned(path) as (stream, tell):
+        for number, line in enumerate(stream, start=1):
+            start, offset = offset, offset + len(line)
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except UnicodeDecodeError as exc:
+                bad = line[exc.start] if exc.start < len(line) else 0
+                raise UnreadableFile(path, NOT_UTF8.format(byte=bad, offset=start + exc.start)) from None
+            except ValueError:
+                raise UnreadableFile(path, INVALID_JSON.format(line=number)) from None
+            if not isinstance(record, dict):
+                raise UnreadableFile(path, NOT_JSON_OBJECT.format(line=number))
+            flat = _flatten(record)
+            rows.append(flat if wanted is None else {k: v for k, v in flat.items() if k in wanted})
+            if len(rows) == 1 << 16:
+                yield _records_batch(rows)
+                rows = []
+                if on_position is not None:
+                    on_position(tell())
+    if rows:
+        yield _records_batch(rows)
+
+
+def _flatten(record: dict[str, object], prefix: str = "") -> dict[str, object]:
+    flat: dict[str, object] = {}
+    for key, value in record.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{name}."))
+        elif isinstance(value, list):
+            flat[name] = json.dumps(value, ensure_ascii=False)
+        else:
+            flat[name] = value
+    return flat
+
+
+def _records_batch(rows: list[dict[str, object]]) -> pa.RecordBatch:
+    names: dict[str, None] = {}
+    for row in rows:
+        names.update(dict.fromkeys(row))
+    arrays = [_column_array([row.get(name) for row in rows]) for name in names]
+    return pa.RecordBatch.from_arrays(arrays, names=list(names))
+
+
+def _column_array(values: list[object]) -> pa.Array:
+    """Typed when the values agree on a type (numbers stay numbers), otherwise their JSON text."""
+    try:
+        return pa.array(values)
+    except (pa.ArrowException, TypeError, ValueError, OverflowError):
+        return pa.array([v if v is None or isinstance(v, str) else json.dumps(v) for v in values], type=pa.string())
+
+
+def _excel_batches(path: str | os.PathLike[str], fmt: FileFormat, columns: Sequence[str] | None,
+                   row_groups: Sequence[int] | None,
+                   on_position: Callable[[int], None] | None) -> Iterator[pa.RecordBatch]:
+    import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    with _seekable(path, fmt) as source:
+        try:
+            workbook = openpyxl.load_workbook(source, read_only=True, data_only=True)
+        except InvalidFileException:
+            raise UnreadableFile(path, CORRUPT_FILE.format(kind="Excel")) from None
+        try:
+            for sheet in workbook.worksheets:
+                yield from _sheet_batches(sheet, columns)
+        finally:
+            workbook.close()
+
+
+def _sheet_batches(sheet: object, columns: Sequence[str] | None) -> Iterator[pa.RecordBatch]:
+    rows = sheet.iter_rows(values_only=True)  # type: ignore[attr-defined]
+    header = next(rows, None)
+    if header is None:
+        return
+    names = _header_names(header)
+    metadata = {TABLE_METADATA_KEY: str(sheet.title).encode("utf-8")}  # type: ignore[attr-defined]
+    chunk: list[tuple[object, ...]] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == 1 << 14:
+            names = _widen(names, chunk)
+            yield _sheet_batch(names, chunk, columns, metadata)
+            chunk = []
+    if chunk:
+        names = _widen(names, chunk)
+        yield _sheet_batch(names, chunk, columns, metadata)
+
+
+def _header_names(header: Sequence[object]) -> list[str]:
+    names: list[str] = []
+    for index, value in enumerate(header, start=1):
+        name = _cell_text(value) or f"column_{index}"
+        base, suffix = name, 2
+        while name in names:
+            name, suffix = f"{base}_{suffix}", suffix + 1
+        names.append(name)
+    return names
+
+
+def _widen(names: list[str], rows: list[tuple[object, ...]]) -> list[str]:
+    width = max(len(row) for row in rows)
+    return names + [f"column_{i}" for i in range(len(names) + 1, width + 1)]
+
+
+def _sheet_batch(names: list[str], rows: list[tuple[object, ...]], columns: Sequence[str] | None,
+                 metadata: dict[bytes, bytes]) -> pa.RecordBatch:
+    keep = [(i, name) for i, name in enumerate(names) if columns is None or name in columns]
+    arrays = [pa.array([_cell_text(row[i]) if i < len(row) else None for row in rows], type=pa.string())
+              for i, _ in keep]
+    schema = pa.schema([pa.field(name, pa.string()) for _, name in keep], metadata=metadata)
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def _cell_text(value: object) -> str | None:
+    """A cell as the text a user sees: integral numbers without ".0", dates in ISO form."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
+        return str(int(value))
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    return str(value)

@@ -1,0 +1,524 @@
+"""Validators: confirm a pattern's candidate with the identifier's own rules (checksums, number ranges, libraries).
+
+Each takes the candidate as matched (separators included) and returns whether it is a real identifier. They are
+pure and total: any string gives True or False, never an exception, so they can be fuzzed and reused.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import ipaddress
+import re
+from collections.abc import Callable, Iterable
+from datetime import date
+
+import phonenumbers
+from Crypto.Hash import keccak
+
+_SEPARATORS = str.maketrans("", "", " -./")
+
+
+def _digits(value: str, separators: dict[int, None] = _SEPARATORS) -> str | None:
+    """``value`` without separators if only ASCII digits remain, else None."""
+    stripped = value.translate(separators)
+    return stripped if stripped.isascii() and stripped.isdigit() else None
+
+
+_EMAIL = re.compile(r"(?!\.)(?:\.?[A-Za-z0-9_%+-])+@(?:(?!-)[A-Za-z0-9-]{1,63}(?<!-)\.)+[A-Za-z]{2,63}")
+
+
+def email_address(value: str) -> bool:
+    """At most 254 characters: a local part of at most 64 without empty dot-separated parts, and a domain of two
+    or more labels (1–63 letters, digits or inner hyphens) ending in an alphabetic top-level label."""
+    return len(value) <= 254 and 0 < value.find("@") <= 64 and _EMAIL.fullmatch(value) is not None
+
+
+def luhn(digits: str) -> bool:
+    """The Luhn (mod 10) check over a string of ASCII digits."""
+    if not (digits.isascii() and digits.isdigit()):
+        return False
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        digit = ord(char) - 48
+        if index % 2:
+            digit = digit * 2 - 9 if digit > 4 else digit * 2
+        total += digit
+    return total % 10 == 0
+
+
+# Issuer prefixes (inclusive ranges over the first digits) and the lengths each brand issues.
+CARD_BRANDS: tuple[tuple[str, tuple[tuple[int, int], ...], frozenset[int]], ...] = (
+    ("visa", ((4, 4),), frozenset({13, 16, 19})),
+    ("mastercard", ((51, 55), (2221, 2720)), frozenset({16})),
+    ("american_express", ((34, 34), (37, 37)), frozenset({15})),
+    ("diners_club", ((300, 305), (3095, 3095), (36, 36), (38, 39)), frozenset({14, 15, 16, 17, 18, 19})),
+    ("jcb", ((3528, 3589),), frozenset({16, 17, 18, 19})),
+    ("discover", ((6011, 6011), (644, 649), (65, 65), (622126, 622925)), frozenset({16, 17, 18, 19})),
+    ("unionpay", ((62, 62), (81, 81)), frozenset({16, 17, 18, 19})),
+    ("mir", ((2200, 2204),), frozenset({16, 17, 18, 19})),
+    ("maestro", ((50, 50), (56, 69)), frozenset(range(12, 20))),
+    ("uatp", ((1, 1),), frozenset({15})),
+)
+
+
+def card_brand(digits: str) -> str | None:
+    """The brand whose issuer prefix and length fit ``digits`` (first match in :data:`CARD_BRANDS`)."""
+    for brand, ranges, lengths in CARD_BRANDS:
+        if len(digits) in lengths:
+            for low, high in ranges:
+                width = len(str(low))
+                if low <= int(digits[:width]) <= high:
+                    return brand
+    return None
+
+
+_CARD_SEPARATORS = str.maketrans("", "", " -")
+
+
+def credit_card(value: str) -> bool:
+    """12–19 digits (spaces or dashes allowed) with a known issuer prefix and length, passing Luhn."""
+    digits = _digits(value, _CARD_SEPARATORS)
+    return digits is not None and 12 <= len(digits) <= 19 and card_brand(digits) is not None and luhn(digits)
+
+# IBAN length per country (ISO 13616 registry).
+IBAN_LENGTHS: dict[str, int] = {
+    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BI": 27,
+    "BR": 29, "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DJ": 27, "DK": 18, "DO": 28,
+    "EE": 20, "EG": 29, "ES": 24, "FI": 18, "FK": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23,
+    "GL": 18, "GR": 27, "GT": 28, "HR": 21, "HU": 28, "IE": 22, "IL": 23, "IQ": 23, "IS": 26, "IT": 27,
+    "JO": 30, "KW": 30, "KZ": 20, "LB": 28, "LC": 32, "LI": 21, "LT": 20, "LU": 20, "LV": 21, "LY": 25,
+    "MC": 27, "MD": 24, "ME": 22, "MK": 19, "MN": 20, "MR": 27, "MT": 31, "MU": 30, "NI": 28, "NL": 18,
+    "NO": 15, "OM": 23, "PK": 24, "PL": 28, "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22, "RU": 33,
+    "SA": 24, "SC": 31, "SD": 18, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "SO": 23, "ST": 25, "SV": 28,
+    "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20, "YE": 30,
+}
+
+
+def iban(value: str) -> bool:
+    """The country's IBAN length and the ISO 7064 mod-97 check (spaces allowed, upper case)."""
+    compact = value.replace(" ", "")
+    if not (compact.isascii() and compact.isalnum() and compact.isupper()):
+        return False
+    if IBAN_LENGTHS.get(compact[:2]) != len(compact) or not compact[2:4].isdigit():
+        return False
+    rearranged = compact[4:] + compact[:4]
+    return int("".join(str(int(char, 36)) for char in rearranged)) % 97 == 1
+
+
+_INVALID_SSNS = frozenset({"078051120", "219099999"})
+
+
+def us_ssn(value: str) -> bool:
+    """Area not 000, 666 or 900–999; group not 00; serial not 0000; not a number published in advertising."""
+    digits = _digits(value)
+    if digits is None or len(digits) != 9 or digits in _INVALID_SSNS:
+        return False
+    area, group, serial = int(digits[:3]), digits[3:5], digits[5:]
+    return area not in (0, 666) and area < 900 and group != "00" and serial != "0000"
+
+
+_ITIN_GROUPS = frozenset([*range(50, 66), *range(70, 89), *range(90, 93), *range(94, 100)])
+
+
+def us_itin(value: str) -> bool:
+    """Nine digits starting with 9 whose group (digits 4–5) is in 50–65, 70–88, 90–92 or 94–99."""
+    digits = _digits(value)
+    return digits is not None and len(digits) == 9 and digits[0] == "9" and int(digits[3:5]) in _ITIN_GROUPS
+
+
+_NINO_FIRST = frozenset("ABCEGHJKLMNOPRSTWXYZ")
+_NINO_SECOND = frozenset("ABCEGHJKLMNPRSTWXYZ")
+_NINO_PREFIXES_NOT_ISSUED = frozenset({"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"})
+
+
+def uk_nino(value: str) -> bool:
+    """Two prefix letters (not D, F, I, Q, U, V; O not second; BG, GB, KN, NK, NT, TN, ZZ never issued),
+    six digits and a suffix A–D."""
+    compact = value.replace(" ", "")
+    return (len(compact) == 9 and compact.isascii() and compact[0] in _NINO_FIRST and compact[1] in _NINO_SECOND
+            and compact[:2] not in _NINO_PREFIXES_NOT_ISSUED and compact[2:8].isdigit() and compact[8] in "ABCD")
+
+
+def uk_nhs(value: str) -> bool:
+    """Ten digits with the NHS modulus-11 check digit (weights 10..2; a remainder giving 10 is never issued)."""
+    digits = _digits(value)
+    if digits is None or len(digits) != 10:
+        return False
+    check = 11 - sum(int(d) * w for d, w in zip(digits[:9], range(10, 1, -1), strict=True)) % 11
+    return check != 10 and check % 11 == int(digits[9])
+
+
+def ca_sin(value: str) -> bool:
+    """Nine digits passing Luhn, not starting with 0 (unassigned) or 8 (business numbers)."""
+    digits = _digits(value)
+    return digits is not None and len(digits) == 9 and digits[0] not in "08" and luhn(digits)
+
+
+def _mod11_digit(digits: str, weights: Iterable[int]) -> int:
+    remainder = sum(int(d) * w for d, w in zip(digits, weights, strict=True)) % 11
+    return 0 if remainder < 2 else 11 - remainder
+
+
+def br_cpf(value: str) -> bool:
+    """Eleven digits, not all the same, with both CPF check digits."""
+    digits = _digits(value)
+    if digits is None or len(digits) != 11 or len(set(digits)) == 1:
+        return False
+    first = _mod11_digit(digits[:9], range(10, 1, -1))
+    return first == int(digits[9]) and _mod11_digit(digits[:10], range(11, 1, -1)) == int(digits[10])
+
+
+_CNPJ_SEPARATORS = str.maketrans("", "", " -./")
+_CNPJ_FIRST = (5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2)
+_CNPJ_SECOND = (6, *_CNPJ_FIRST)
+
+
+def br_cnpj(value: str) -> bool:
+    """Fourteen digits, not all the same, with both CNPJ check digits."""
+    digits = _digits(value, _CNPJ_SEPARATORS)
+    if digits is None or len(digits) != 14 or len(set(digits)) == 1:
+        return False
+    return (_mod11_digit(digits[:12], _CNPJ_FIRST) == int(digits[12])
+            and _mod11_digit(digits[:13], _CNPJ_SECOND) == int(digits[13]))
+
+
+def ip_address(value: str) -> bool:
+    """An IPv4 (no leading zeros) or IPv6 address, as Python's ``ipaddress`` parses it."""
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def mac_address(value: str) -> bool:
+    """Six hex octets split by one consistent separator (":" or "-"), or Cisco's three dotted groups of four."""
+    for separator, width, count in ((":", 2, 6), ("-", 2, 6), (".", 4, 3)):
+        parts = value.split(separator)
+        if len(parts) == count and all(len(part) == width and set(part) <= _HEX for part in parts):
+            return True
+    return False
+
+
+_BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+_BASE58_INDEX = {char: index for index, char in enumerate(_BASE58)}
+_BITCOIN_VERSIONS = (0x00, 0x05)  # P2PKH, P2SH on mainnet
+
+
+def base58check_decode(value: str) -> bytes | None:
+    """The payload of a Base58Check string (version byte included) if its double-SHA-256 checksum holds."""
+    number = 0
+    for char in value:
+        index = _BASE58_INDEX.get(char)
+        if index is None:
+            return None
+        number = number * 58 + index
+    zeros = len(value) - len(value.lstrip("1"))
+    raw = b"\x00" * zeros + (number.to_bytes((number.bit_length() + 7) // 8, "big") if number else b"")
+    if len(raw) < 5:
+        return None
+    payload, checksum = raw[:-4], raw[-4:]
+    return payload if hashlib.sha256(hashlib.sha256(payload).digest()).digest()[:4] == checksum else None
+
+
+def bitcoin_base58(value: str) -> bool:
+    """A legacy P2PKH ("1…") or P2SH ("3…") address: Base58Check, version 0 or 5, a 20-byte hash."""
+    payload = base58check_decode(value)
+    return payload is not None and len(payload) == 21 and payload[0] in _BITCOIN_VERSIONS
+
+
+_BECH32_CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+_BECH32_INDEX = {char: index for index, char in enumerate(_BECH32_CHARSET)}
+_BECH32_CONST, _BECH32M_CONST = 1, 0x2BC830A3
+
+
+def bech32_polymod(values: Iterable[int]) -> int:
+    """BIP-173's checksum polynomial over 5-bit values."""
+    generator = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
+    checksum = 1
+    for value in values:
+        top = checksum >> 25
+        checksum = (checksum & 0x1FFFFFF) << 5 ^ value
+        for bit in range(5):
+            if (top >> bit) & 1:
+                checksum ^= generator[bit]
+    return checksum
+
+
+def bech32_hrp_expand(hrp: str) -> list[int]:
+    return [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp]
+
+
+def _convert_bits(data: Iterable[int], from_bits: int, to_bits: int) -> list[int] | None:
+    """Regroup bits without padding; None when the leftover bits are not zero padding (BIP-173)."""
+    acc, bits, out = 0, 0, []
+    for value in data:
+        acc = (acc << from_bits) | value
+        bits += from_bits
+        while bits >= to_bits:
+            bits -= to_bits
+            out.append((acc >> bits) & ((1 << to_bits) - 1))
+    if bits >= from_bits or (acc << (to_bits - bits)) & ((1 << to_bits) - 1):
+        return None
+    return out
+
+
+def bitcoin_segwit(value: str) -> bool:
+    """A mainnet segwit address ("bc1…"): bech32 for witness version 0 (20- or 32-byte program), bech32m for
+    versions 1–16 (2–40 bytes), one case throughout (BIP-173, BIP-350)."""
+    if value.lower() != value and value.upper() != value:
+        return False
+    lowered = value.lower()
+    hrp, _, data_part = lowered.rpartition("1")
+    if hrp != "bc" or not 6 < len(data_part) <= 84 or len(lowered) > 90:
+        return False
+    data = [_BECH32_INDEX.get(char, -1) for char in data_part]
+    if -1 in data:
+        return False
+    version = data[0]
+    constant = bech32_polymod(bech32_hrp_expand(hrp) + data)
+    if version > 16 or constant != (_BECH32_CONST if version == 0 else _BECH32M_CONST):
+        return False
+    program = _convert_bits(data[1:-6], 5, 8)
+    if program is None or not 2 <= len(program) <= 40:
+        return False
+    return version != 0 or len(program) in (20, 32)
+
+
+def bitcoin_address(value: str) -> bool:
+    """A mainnet Bitcoin address in either encoding (:func:`bitcoin_base58` or :func:`bitcoin_segwit`)."""
+    return bitcoin_segwit(value) if value[:3].lower() == "bc1" else bitcoin_base58(value)
+
+
+def eip55_checksum(address: str) -> str:
+    """``0x`` + the 40 hex digits with EIP-55 capitalisation: a letter is upper case where the matching nibble
+    of keccak-256(lower-case hex) is 8 or more."""
+    lower = address[2:].lower()
+    digest = keccak.new(digest_bits=256, data=lower.encode("ascii")).hexdigest()
+    return "0x" + "".join(c.upper() if int(h, 16) >= 8 else c for c, h in zip(lower, digest, strict=False))
+
+
+def ethereum_address(value: str) -> bool:
+    """``0x`` and 40 hex digits; mixed case must carry a valid EIP-55 checksum (one case carries none)."""
+    body = value[2:]
+    if value[:2] != "0x" or len(body) != 40 or not set(body) <= _HEX:
+        return False
+    if body == body.lower() or body == body.upper():
+        return True
+    return eip55_checksum(value) == value
+
+
+def crypto_address(value: str) -> bool:
+    """A Bitcoin or Ethereum address with a valid checksum; "0x" picks Ethereum."""
+    return ethereum_address(value) if value.startswith("0x") else bitcoin_address(value)
+
+
+_MONTHS = {name: number for number, names in enumerate(
+    (("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"), ("may",), ("jun", "june"),
+     ("jul", "july"), ("aug", "august"), ("sep", "sept", "september"), ("oct", "october"), ("nov", "november"),
+     ("dec", "december")), start=1) for name in names}
+EARLIEST_BIRTH_YEAR = 1900
+
+
+def _date_readings(value: str) -> Iterable[tuple[int, int, int]]:
+    """Every (year, month, day) the text could mean: numeric dates read year-first, day-first and month-first."""
+    words = value.replace(",", " ").replace(".", " ").replace("/", " ").replace("-", " ").split()
+    if len(words) != 3:
+        return
+    if all(word.isascii() and word.isdigit() for word in words):
+        a, b, c = (int(word) for word in words)
+        if len(words[0]) == 4:
+            yield a, b, c
+        elif len(words[2]) == 4:
+            yield c, b, a
+            yield c, a, b
+        return
+    months = [(i, _MONTHS.get(word.lower().rstrip("."))) for i, word in enumerate(words)]
+    named = [(i, month) for i, month in months if month is not None]
+    if len(named) != 1:
+        return
+    position, month = named[0]
+    rest = [words[i].lower().removesuffix(_ordinal(words[i])) for i in range(3) if i != position]
+    if all(word.isascii() and word.isdigit() for word in rest):
+        day, year = (rest if len(rest[1]) == 4 else rest[::-1])
+        if len(year) == 4:
+            yield int(year), month, int(day)
+
+
+def _ordinal(word: str) -> str:
+    suffix = word[-2:].lower()
+    return suffix if suffix in ("st", "nd", "rd", "th") else ""
+
+
+def birth_date(value: str, *, today: Callable[[], date] = date.today) -> bool:
+    """A real calendar date from 1900 up to today, in any reading of its format (ISO, day/month/year,
+    month/day/year, or with a month name)."""
+    for year, month, day in _date_readings(value):
+        if EARLIEST_BIRTH_YEAR <= year:
+            try:
+                candidate = date(year, month, day)
+            except ValueError:
+                continue
+            if candidate <= today():
+                return True
+    return False
+
+
+# A phone value the fast path can reason about: ASCII digits and the separators the phone patterns allow, an
+# optional leading "+", an optional extension. Anything else (letters, other scripts' digits) is parsed as is.
+_PHONE_SHAPE = re.compile(r"(\+?[0-9 ()./-]+?)(?: ?(?:x|ext\.?) ?[0-9]{1,6})?")
+_NOT_DIGIT = re.compile(r"[^0-9]")
+
+
+class _NumberingPlan:
+    """What a national significant number (NSN) must look like for a country calling code, from
+    ``phonenumbers``' metadata: the union over the code's regions of their general lengths and patterns.
+
+    ``is_valid_number`` never accepts an NSN outside this union (it checks the general description first), so a
+    number none of whose possible NSNs fits can be refused without parsing. ``strip`` is the region's
+    national-prefix rule (None when it rewrites the number, as Argentina's and Brazil's do: no filtering then).
+    """
+
+    __slots__ = ("code", "idd", "lengths", "pattern", "strip")
+
+    def __init__(self, code: int, region: str | None) -> None:
+        self.code = str(code)
+        regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(code, ())
+        descs = [phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(code, r) for r in regions]
+        descs = [m for m in descs if m is not None]
+        patterns = [m.general_desc.national_number_pattern for m in descs]
+        lengths = [m.general_desc.possible_length for m in descs]
+        self.pattern = (re.compile("|".join(f"(?:{p})" for p in patterns))
+                        if descs and all(patterns) else None)
+        self.lengths = frozenset(n for group in lengths for n in group) if descs and all(lengths) else None
+        main = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(
+            code, region or phonenumbers.region_code_for_country_code(code))
+        self.idd = re.compile(main.international_prefix) if main and main.international_prefix else None
+        prefix = main.national_prefix_for_parsing if main else None
+        self.strip: re.Pattern[str] | None | bool = (
+            False if main is None or main.national_prefix_transform_rule else
+            re.compile(prefix) if prefix else None)
+
+    def fits(self, digits: str) -> bool:
+        """Whether some NSN ``parse`` could take from ``digits`` (the number without a country code, or with this
+        plan's own code in front) fits the plan. Sound, not exact: True only means "parse it"."""
+        if self.strip is False or self.pattern is None:
+            return True
+        readings = [digits]
+        if digits.startswith(self.code):
+            readings.append(digits[len(self.code):])
+        for reading in readings:
+            for _ in range(3):
+                if (self.lengths is None or len(reading) in self.lengths) and self.pattern.fullmatch(reading):
+                    return True
+                match = self.strip.match(reading) if self.strip is not None else None
+                if match is None or not match.end():
+                    break
+                reading = reading[match.end():]
+        return False
+
+
+@functools.cache
+def _plan_for_code(code: int) -> _NumberingPlan:
+    return _NumberingPlan(code, None)
+
+
+@functools.cache
+def _plan_for_region(region: str) -> _NumberingPlan:
+    return _NumberingPlan(phonenumbers.country_code_for_region(region), region)
+
+
+def _country_code(digits: str) -> int | None:
+    """The calling code ``digits`` (an international number without "+") starts with: calling codes are
+    prefix-free, so at most one of its first 1–3 digits is one."""
+    for width in (1, 2, 3):
+        code = int(digits[:width]) if len(digits) >= width else 0
+        if digits[:1] != "0" and code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            return code
+    return None
+
+
+class PhoneNumberValidator:
+    """Accepts numbers ``phonenumbers`` deems valid: "+"-prefixed numbers on their own (one parse, no region),
+    national numbers read in ``regions`` (in order; one region per country calling code, since
+    ``is_valid_number`` already covers every region sharing it).
+
+    Parsing is the engine's most expensive check, so it is spared where the answer is known: a region is tried
+    only when some reading of the digits fits its numbering plan (:class:`_NumberingPlan`, from the library's
+    own metadata, so the result is the library's), and results are cached per distinct value (table columns
+    repeat values), up to :data:`CACHE_SIZE` values. A class rather than a closure so recognisers pickle for
+    worker processes.
+    """
+
+    CACHE_SIZE = 65_536
+
+    def __init__(self, regions: Iterable[str]) -> None:
+        self.regions = tuple(regions)
+        by_code: dict[int, str] = {}
+        for region in self.regions:
+            by_code.setdefault(phonenumbers.country_code_for_region(region), region)
+        self._readings = tuple(by_code.values())
+        self._cache: dict[str, bool] = {}
+
+    def __reduce__(self) -> tuple[type[PhoneNumberValidator], tuple[tuple[str, ...]]]:
+        return PhoneNumberValidator, (self.regions,)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PhoneNumberValidator) and other.regions == self.regions
+
+    def __hash__(self) -> int:
+        return hash(self.regions)
+
+    def __call__(self, value: str) -> bool:
+        known = self._cache.get(value)
+        if known is None:
+            if len(self._cache) >= self.CACHE_SIZE:
+                self._cache.clear()
+            known = self._cache[value] = self._valid(value)
+        return known
+
+    def _valid(self, value: str) -> bool:
+        if not 7 <= sum(char.isdigit() for char in value) <= 15:
+            return False
+        shape = _PHONE_SHAPE.fullmatch(value)
+        if shape is None:
+            return self._parsed(value, self._readings[:1] if value.startswith("+") else self._readings)
+        digits = _NOT_DIGIT.sub("", shape.group(1))
+        if value.startswith("+"):
+            code = _country_code(digits)
+            if code is None:  # the library then reads the digits as a national number of the first region
+                return self._parsed(value, self._readings[:1])
+            return _international_fits(code, digits) and self._parsed(value, (None,))
+        return self._parsed(value, [region for region in self._readings if _national_fits(region, digits)])
+
+    @staticmethod
+    def _parsed(value: str, regions: Iterable[str | None]) -> bool:
+        for region in regions:
+            try:
+                number = phonenumbers.parse(value, region)
+            except phonenumbers.NumberParseException:
+                continue
+            if phonenumbers.is_valid_number(number):
+                return True
+        return False
+
+
+def _international_fits(code: int, digits: str) -> bool:
+    """Whether ``digits`` (an international number: calling code ``code``, then the NSN) may be valid."""
+    return _plan_for_code(code).fits(digits[len(str(code)):])
+
+
+def _national_fits(region: str, digits: str) -> bool:
+    """Whether ``digits``, dialled in ``region``, may be a valid number. Digits that start with the region's
+    international prefix ("00", "011", Australia's "0014"…) carry their own calling code, as the library reads
+    them; an international prefix followed by "0" is not stripped, so the digits stay national."""
+    plan = _plan_for_region(region)
+    idd = plan.idd.match(digits) if plan.idd is not None else None
+    if idd is not None and digits[idd.end():idd.end() + 1] not in ("", "0"):
+        code = _country_code(digits[idd.end():])
+        return code is not None and _international_fits(code, digits[idd.end():])
+    return plan.fits(digits)

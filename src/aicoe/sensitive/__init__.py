@@ -1,0 +1,1 @@
+"""The sensitive-data area: dataset scans, findings and governance rules over lineage."""
