@@ -25,8 +25,9 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from io import RawIOBase
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Any, Literal
 
 import pyarrow as pa
 import pyarrow.csv as pa_csv
@@ -346,6 +347,45 @@ def _positioned(path: str | os.PathLike[str]) -> Iterator[tuple[IO[bytes], Calla
         yield stream, raw.tell
 
 
+class _EndAtDamage(RawIOBase):
+    """A damaged compressed stream read as if it ended at the last complete line before the damage; the damage is
+    raised once the reader has handed over every batch before it. Without this the CSV reader meets the damage (or
+    the half line it leaves) while reading ahead, and the readable rows before it are lost, depending on timing."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        super().__init__()
+        self._stream = stream
+        self._ready = bytearray()  # complete lines not yet handed over
+        self._tail = bytearray()  # a line not yet known to be complete
+        self._done = False
+        self._damage: BaseException | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._ready and not self._done:
+            try:
+                chunk = self._stream.read(max(len(buffer), 1 << 16))
+            except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+                self._damage, self._done = exc, True
+                break
+            if not chunk:
+                self._ready, self._tail, self._done = self._tail, bytearray(), True
+                break
+            data = self._tail + chunk
+            cut = data.rfind(b"\n") + 1
+            self._ready, self._tail = data[:cut], data[cut:]
+        n = min(len(buffer), len(self._ready))
+        buffer[:n] = self._ready[:n]
+        del self._ready[:n]
+        return n
+
+    def raise_damage(self) -> None:
+        if self._damage is not None:
+            raise self._damage
+
+
 def _csv_batches(path: str | os.PathLike[str], fmt: FileFormat, columns: Sequence[str] | None,
                  row_groups: Sequence[int] | None,
                  on_position: Callable[[int], None] | None) -> Iterator[pa.RecordBatch]:
@@ -360,19 +400,26 @@ def _csv_batches(path: str | os.PathLike[str], fmt: FileFormat, columns: Sequenc
         return "error"
 
     parse = pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True, invalid_row_handler=on_invalid)
-    read = pa_csv.ReadOptions(block_size=1 << 20)
+    # Blocks are parsed in order (no parse-ahead threads), so an error at the end of the file surfaces only after
+    # the batches before it; a table scan's cost is in the analyzer, not in CSV parsing.
+    read = pa_csv.ReadOptions(block_size=1 << 20, use_threads=False)
+    guarded: _EndAtDamage | None = None
     try:
         with open_binary(path) as stream:
-            names = pa_csv.open_csv(stream, read_options=read, parse_options=parse).schema.names
+            names = pa_csv.open_csv(_EndAtDamage(stream), read_options=read, parse_options=parse).schema.names
         convert = pa_csv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=True,
                                         null_values=[""], include_columns=_present(columns, names))
         with _positioned(path) as (stream, tell):
-            reader = pa_csv.open_csv(stream, read_options=read, parse_options=parse, convert_options=convert)
+            guarded = _EndAtDamage(stream)
+            reader = pa_csv.open_csv(guarded, read_options=read, parse_options=parse, convert_options=convert)
             for batch in reader:
                 if on_position is not None:
                     on_position(tell())
                 yield batch
+            guarded.raise_damage()
     except pa.ArrowInvalid as exc:
+        if guarded is not None:
+            guarded.raise_damage()
         label = _KIND_LABELS[fmt.kind]
         if invalid:
             expected, actual = invalid[0]
