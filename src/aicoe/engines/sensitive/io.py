@@ -403,23 +403,24 @@ def _csv_batches(path: str | os.PathLike[str], fmt: FileFormat, columns: Sequenc
     # Blocks are parsed in order (no parse-ahead threads), so an error at the end of the file surfaces only after
     # the batches before it; a table scan's cost is in the analyzer, not in CSV parsing.
     read = pa_csv.ReadOptions(block_size=1 << 20, use_threads=False)
-    guarded: _EndAtDamage | None = None
+    guards: list[_EndAtDamage] = []
     try:
         with open_binary(path) as stream:
-            names = pa_csv.open_csv(_EndAtDamage(stream), read_options=read, parse_options=parse).schema.names
+            guards.append(_EndAtDamage(stream))
+            names = pa_csv.open_csv(guards[-1], read_options=read, parse_options=parse).schema.names
         convert = pa_csv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=True,
                                         null_values=[""], include_columns=_present(columns, names))
         with _positioned(path) as (stream, tell):
-            guarded = _EndAtDamage(stream)
-            reader = pa_csv.open_csv(guarded, read_options=read, parse_options=parse, convert_options=convert)
+            guards.append(_EndAtDamage(stream))
+            reader = pa_csv.open_csv(guards[-1], read_options=read, parse_options=parse, convert_options=convert)
             for batch in reader:
                 if on_position is not None:
                     on_position(tell())
                 yield batch
-            guarded.raise_damage()
+            guards[-1].raise_damage()
     except pa.ArrowInvalid as exc:
-        if guarded is not None:
-            guarded.raise_damage()
+        for guard in reversed(guards):  # damage explains a parse error at the point where the stream was cut
+            guard.raise_damage()
         label = _KIND_LABELS[fmt.kind]
         if invalid:
             expected, actual = invalid[0]
