@@ -227,12 +227,8 @@ def update(request: Request, session: SessionDep, form: forms.FormDep, assessmen
 def _act(request: Request, session: Session, principal: Principal, assessment_id: int, action: Any,
          message: str, anchor: str = "") -> Response:
     service.get_assessment(session, principal, assessment_id)
-    try:
-        action()
-    except DomainError as err:
-        session.rollback()
-        return _detail(request, session, principal, assessment_id, err=err)
-    return pages.redirect(request, f"/assessments/{assessment_id}{anchor}", message)
+    return pages.attempt(request, session, action, then=f"/assessments/{assessment_id}{anchor}", message=message,
+                         on_error=lambda err: _detail(request, session, principal, assessment_id, err=err))
 
 
 @router.post("/assessments/{assessment_id}/complete")

@@ -204,12 +204,9 @@ def delete(request: Request, session: SessionDep, control_id: int, principal: re
 
 def _acting(request: Request, session: Session, principal: Principal, control_id: int, form: forms.FormData,
             action: Any, anchor: str, message: str) -> Response:
-    try:
-        action()
-    except DomainError as err:
-        session.rollback()
-        return _detail(request, session, principal, control_id, err=err, form=forms.values(form))
-    return pages.redirect(request, f"/controls/{control_id}#{anchor}", message)
+    return pages.attempt(request, session, action, then=f"/controls/{control_id}#{anchor}", message=message,
+                         on_error=lambda err: _detail(request, session, principal, control_id, err=err,
+                                                      form=forms.values(form)))
 
 
 @router.post("/controls/{control_id}/requirements")

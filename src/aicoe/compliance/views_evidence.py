@@ -241,12 +241,10 @@ def detail_page(request: Request, session: SessionDep, settings: SettingsDep, pr
 
 def _acting(request: Request, session: Session, settings: Settings, principal: Principal, evidence_id: int,
             form: forms.FormData, action: Any, anchor: str, message: str) -> Response:
-    try:
-        target_id = action()
-    except DomainError as err:
-        session.rollback()
-        return _detail(request, session, settings, principal, evidence_id, err=err, form=forms.values(form))
-    return pages.redirect(request, f"/evidence/{target_id or evidence_id}#{anchor}", message)
+    return pages.attempt(request, session, action, message=message,
+                         then=lambda target_id: f"/evidence/{target_id or evidence_id}#{anchor}",
+                         on_error=lambda err: _detail(request, session, settings, principal, evidence_id, err=err,
+                                                      form=forms.values(form)))
 
 
 @router.post("/evidence/{evidence_id}/versions", dependencies=[Depends(upload_size_guard)])

@@ -234,12 +234,9 @@ def delete(request: Request, session: SessionDep, system_id: int, principal: req
 
 def _linking(request: Request, session: Session, principal: Principal, system_id: int, form: forms.FormData,
              action: Any, anchor: str, message: str) -> Response:
-    try:
-        action()
-    except DomainError as err:
-        session.rollback()
-        return _detail(request, session, principal, system_id, err=err, form=forms.values(form))
-    return pages.redirect(request, f"/ai-systems/{system_id}#{anchor}", message)
+    return pages.attempt(request, session, action, then=f"/ai-systems/{system_id}#{anchor}", message=message,
+                         on_error=lambda err: _detail(request, session, principal, system_id, err=err,
+                                                      form=forms.values(form)))
 
 
 @router.post("/ai-systems/{system_id}/models")

@@ -5,6 +5,7 @@ Views call ``render``; the navigation shows only the areas the signed-in user ma
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from fastapi.templating import Jinja2Templates
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import inspect
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from aicoe.auth.permissions import ROLE_LABELS, Role
 from aicoe.core.errors import DomainError, Problem, Unauthenticated
@@ -71,6 +73,18 @@ def flash(response: Response, request: Request, message: str) -> Response:
 def redirect(request: Request, url: str, message: str | None = None) -> Response:
     response = RedirectResponse(url, status_code=303)
     return flash(response, request, message) if message else response
+
+
+def attempt(request: Request, session: Session, action: Callable[[], Any], *,
+            on_error: Callable[[DomainError], Response], then: str | Callable[[Any], str], message: str) -> Response:
+    """Run a form's action. A domain error rolls back what it did and shows ``on_error(err)`` (the page again,
+    with the message); success redirects to ``then`` (or ``then(outcome)``) with ``message`` as the flash."""
+    try:
+        outcome = action()
+    except DomainError as err:
+        session.rollback()
+        return on_error(err)
+    return redirect(request, then(outcome) if callable(then) else then, message)
 
 
 def render(request: Request, template: str, context: dict[str, Any] | None = None, *,
