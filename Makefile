@@ -16,9 +16,10 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/aicoe demo
 
-## Create the environment and run the whole test suite
+## Create the environment and run the whole test suite (one worker per core, at most four; a file's tests
+## share a worker, so module fixtures such as the browser and Ray start once per file)
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --maxprocesses 4 --dist loadfile
 
 ## Run the benchmarks (figures go to docs/benchmarks.md by hand)
 bench: $(STAMP)
@@ -28,6 +29,9 @@ bench: $(STAMP)
 	$(BIN)/python bench/lineage.py
 	$(BIN)/python bench/sensitive_text.py
 	$(BIN)/python bench/sensitive_table.py
+	$(BIN)/python bench/fairness.py --fairlearn-max-rows 1000000
+	$(BIN)/python bench/drift.py
+	$(BIN)/python bench/scale.py --rows 20_000_000
 
 clean:
 	rm -rf $(VENV) .pytest_cache

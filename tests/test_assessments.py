@@ -712,7 +712,7 @@ def test_the_demo_seeds_assessments_idempotently(db_url: str, tmp_path: Path) ->
             assert kinds == {"not_met", "overdue", "partially_met"}
             cde = rows[("Credit Decision Engine", "eu-ai-act")]
             linked = service.result_links(s, cde, service.all_results(s, None, cde.id))
-            assert sum(len(links.evidence) for links in linked.values()) == 3
+            assert sum(len(links.evidence) for links in linked.values()) == 4  # and the evaluation run on Art. 10(2)
             assert s.scalar(select(AISystem.assessment_status).where(AISystem.name == "Cards Chat")) == "in_progress"
     finally:
         engine.dispose()

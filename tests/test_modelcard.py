@@ -4,14 +4,17 @@ front matter parsed by a real YAML parser, awkward text in the front matter, and
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 import yaml
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from aicoe.config import Settings
 from aicoe.inventory import modelcard
-from tests.factories import bearer, make_token, make_unit, make_user
+from aicoe.models.evaluation import EvaluationRun
+from tests.factories import PASSWORD, bearer, login, make_token, make_unit, make_user
 from tests.inventory_factories import (
     link_model_dataset,
     link_system_model,
@@ -76,7 +79,8 @@ def test_json_card_has_exactly_the_documented_structure(client: TestClient, db: 
     assert r.headers["content-disposition"] == 'attachment; filename="support-assistant-2.card.json"'
     card = r.json()
     assert list(card) == ["schema", "model", "description", "intended_use", "out_of_scope_uses", "limitations",
-                          "known_biases", "evaluation_summary", "base_model_chain", "datasets", "systems", "mlflow"]
+                          "known_biases", "evaluation_summary", "base_model_chain", "datasets", "systems", "mlflow",
+                          "evaluations"]
     assert card["schema"] == "aicoe.model-card/1"
     m = card["model"]
     assert list(m) == ["id", "name", "version", "kind", "kind_label", "licence", "business_unit", "owner", "vendor",
@@ -105,6 +109,7 @@ def test_json_card_has_exactly_the_documented_structure(client: TestClient, db: 
     assert card["mlflow"] == {"name": "support-assistant", "version": "2", "run_id": "abc123",
                               "tags": {"task": "text-generation", "team": "cx"}, "aliases": ["champion"],
                               "metrics": {"rougeL": 0.41, "acceptance": 0.71, "tiny": 1e-05, "note": "n/a"}}
+    assert card["evaluations"] == []
 
 
 def test_markdown_card_front_matter_and_sections(client: TestClient, db: Session, arranged: dict) -> None:
@@ -150,6 +155,7 @@ def test_markdown_card_front_matter_and_sections(client: TestClient, db: Session
     results = section(body, "Results")
     assert results.startswith("Agents accepted 71% of drafts.\n\n| Metric | Value |")
     assert "| rougeL | 0.41 |" in results and "| note |" not in results
+    assert section(body, "Evaluation Runs") == "None recorded."
     assert section(body, "AI Systems Using This Model") == (
         "- Other copilot (in development)\n- Support desk copilot (in production)")
     assert section(body, "Model Card Contact") == "Ada Owner"
@@ -182,3 +188,53 @@ def test_card_exports_follow_scoping(client: TestClient, db: Session, arranged: 
     h = bearer(make_token(db, make_user(db, roles=[("practitioner", a["other"])])))
     for suffix in ("card.md", "card.json"):
         assert client.get(f"/api/v1/models/{a['model'].id}/{suffix}", headers=h).status_code == 404
+
+
+def add_run(db: Session, model, unit, name: str, *, status: str = "completed", passed: bool | None = None,  # noqa: ANN001
+            finished: datetime | None = None, headline: dict | None = None, rows: int | None = 1000) -> EvaluationRun:
+    run = EvaluationRun(name=name, model_id=model.id, business_unit_id=unit.id, source="demo/log.csv", spec={},
+                        options={}, status=status, passed=passed, rows=rows, headline=headline or {},
+                        finished_at=finished)
+    db.add(run)
+    db.commit()
+    return run
+
+
+def test_the_card_lists_the_models_latest_completed_evaluations(client: TestClient, db: Session, settings: Settings,
+                                                                arranged: dict) -> None:
+    a = arranged
+    model = a["model"]
+    older = add_run(db, model, a["unit"], "Release check", passed=True, rows=20000,
+                    finished=datetime(2026, 4, 1, 9, 30, tzinfo=UTC), headline={"accuracy": 0.91234})
+    newer = add_run(db, model, a["unit"], "Fairness review", passed=False, rows=1234567,
+                    finished=datetime(2026, 5, 2, 10, 0, tzinfo=UTC),
+                    headline={"accuracy": 0.8, "worst_disparity": "equalized_odds_difference",
+                              "worst_disparity_value": 0.24831, "drift_share": 0.6, "dataset_drift": True})
+    unchecked = add_run(db, model, a["unit"], "Drift only", passed=None, rows=None,
+                        finished=datetime(2026, 3, 1, tzinfo=UTC))
+    add_run(db, model, a["unit"], "Still running", status="running")
+    add_run(db, model, a["other"], "Other unit's run", passed=True, finished=datetime(2026, 6, 1, tzinfo=UTC))
+    member = make_user(db, roles=[("practitioner", a["unit"])], password=PASSWORD, settings=settings)
+    h = bearer(make_token(db, member))
+    card = client.get(f"/api/v1/models/{model.id}/card.json", headers=h).json()
+    assert card["evaluations"] == [
+        {"id": newer.id, "name": "Fairness review", "finished_at": "2026-05-02T10:00:00.000000Z", "rows": 1234567,
+         "passed": False, "headline": {"accuracy": 0.8, "worst_disparity": "equalized_odds_difference",
+                                       "worst_disparity_value": 0.24831, "drift_share": 0.6, "dataset_drift": True}},
+        {"id": older.id, "name": "Release check", "finished_at": "2026-04-01T09:30:00.000000Z", "rows": 20000,
+         "passed": True, "headline": {"accuracy": 0.91234}},
+        {"id": unchecked.id, "name": "Drift only", "finished_at": "2026-03-01T00:00:00.000000Z", "rows": None,
+         "passed": None, "headline": {}},
+    ]
+    _, body = split(client.get(f"/api/v1/models/{model.id}/card.md", headers=h).text)
+    assert section(body, "Evaluation Runs") == "\n".join([
+        f"- Fairness review (run {newer.id}, 2026-05-02, 1,234,567 rows): policy failed; accuracy 0.8; "
+        f"equalized_odds_difference 0.2483; drift_share 0.6; dataset_drift yes",
+        f"- Release check (run {older.id}, 2026-04-01, 20,000 rows): policy passed; accuracy 0.9123",
+        f"- Drift only (run {unchecked.id}, 2026-03-01, rows unknown): no policy"])
+    viewer = bearer(make_token(db, make_user(db, roles=[("viewer", None)])))
+    assert client.get(f"/api/v1/models/{model.id}/card.json", headers=viewer).json()["evaluations"] == []
+    login(client, member.email)
+    page = client.get(f"/models/{model.id}/card")
+    assert f'<a href="/evaluations/{newer.id}">Fairness review</a>' in page.text
+    assert '<span class="badge off">policy failed</span>' in page.text

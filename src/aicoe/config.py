@@ -58,8 +58,8 @@ class Settings(BaseSettings):
     evidence_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1, description="largest evidence file accepted")
     evidence_reminder_days: int = Field(default=30, ge=0, description="remind this many days before evidence expires")
     attestation_due_days: int = Field(default=30, ge=1, description="default time people have to attest a policy")
-    scan_roots: list[Path] = Field(default_factory=list, description="directories dataset scans may read, besides "
-                                                                    "data_dir/datasets (a JSON list)")
+    scan_roots: list[Path] = Field(default_factory=list, description="directories dataset scans and evaluation "
+                                   "runs may read, besides data_dir/datasets (a JSON list)")
     scan_max_file_bytes: int = Field(default=5 * 1024**3, ge=1, description="larger files are skipped by scans")
 
     @model_validator(mode="after")

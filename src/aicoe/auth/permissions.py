@@ -90,36 +90,41 @@ PERMISSIONS: dict[str, str] = {
     "sensitive:read": "See dataset scans, findings (masked) and data-governance violations",
     "sensitive:scan": "Run sensitive-data scans of datasets",
     "sensitive:scan_text": "Scan text for sensitive data through the API (for other services)",
+    "evaluation:read": "See evaluation runs, their reports and policy checks",
+    "evaluation:run": "Run fairness, performance and drift evaluations of AI systems and models",
 }
 
 READ_ALL = frozenset(p for p in PERMISSIONS if p.endswith(":read"))
 _MEMBER = frozenset({"business_unit:read", "person:read", "job:read", "file:read", "file:write", "profile:write",
                      "strategy:read", "use_case:read", "use_case:submit", "inventory:read", "compliance:read",
-                     "risk:read", "policy:read", "policy:attest", "review:read", "sensitive:read"})
+                     "risk:read", "policy:read", "policy:attest", "review:read", "sensitive:read",
+                     "evaluation:read"})
 _VIEWER = frozenset({"business_unit:read", "person:read", "profile:write", "strategy:read", "use_case:read",
                      "use_case:submit", "inventory:read", "policy:read", "policy:attest"})
 _DELIVERY = frozenset({"use_case:write", "use_case:score", "use_case:transition", "value:write", "review:request"})
 _GOVERNANCE = frozenset({"compliance:write", "control:write", "catalog:import", "evidence:review", "risk:write",
                          "risk:accept", "risk_matrix:write", "policy:write", "review:request",
-                         "review_cadence:write", "sensitive:scan", "sensitive:scan_text"})
+                         "review_cadence:write", "sensitive:scan", "sensitive:scan_text", "evaluation:run"})
 
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.ADMIN: frozenset(PERMISSIONS),
     Role.EXECUTIVE_SPONSOR: _MEMBER | {"audit:read", "strategy:write", "use_case:score", "risk:accept"},
     Role.STEERING_COMMITTEE: _MEMBER | {"audit:read", "strategy:write", "use_case:score", "use_case:transition",
                                         "use_case:override", "review:decide", "risk:accept"},
-    Role.ETHICS_BOARD: _MEMBER | {"audit:read", "review:decide", "evidence:review", "review_cadence:write"},
+    Role.ETHICS_BOARD: _MEMBER | {"audit:read", "review:decide", "evidence:review", "review_cadence:write",
+                                  "evaluation:run"},
     Role.COE_LEAD: _MEMBER | _DELIVERY | {"business_unit:write", "person:write", "user:read", "audit:read",
                                           "job:write", "strategy:write", "scoring_model:write", "use_case:import",
                                           "inventory:write", "vendor:write", "compliance:write", "control:write",
-                                          "risk:write", "policy:write", "sensitive:scan"},
+                                          "risk:write", "policy:write", "sensitive:scan", "evaluation:run"},
     Role.PRODUCT_STRATEGIST: _MEMBER | _DELIVERY | {"use_case:import"},
     Role.PROJECT_MANAGER: _MEMBER | _DELIVERY,
     Role.PRACTITIONER: _MEMBER | {"job:write", "use_case:write", "inventory:write", "compliance:write", "risk:write",
-                                  "sensitive:scan", "sensitive:scan_text"},
+                                  "sensitive:scan", "sensitive:scan_text", "evaluation:run"},
     Role.DOMAIN_EXPERT: _MEMBER | {"use_case:score"},
     Role.RISK_COMPLIANCE: _MEMBER | _GOVERNANCE | {"audit:read", "audit:export"},
-    Role.OPERATIONS: _MEMBER | {"job:write", "inventory:write", "risk:write", "sensitive:scan", "sensitive:scan_text"},
+    Role.OPERATIONS: _MEMBER | {"job:write", "inventory:write", "risk:write", "sensitive:scan", "sensitive:scan_text",
+                             "evaluation:run"},
     Role.PROCUREMENT: _MEMBER | {"vendor:write"},
     Role.AUDITOR: READ_ALL | {"audit:export", "profile:write"},
     Role.VIEWER: _VIEWER,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -18,6 +19,13 @@ from aicoe.core.errors import DomainError
 
 console = Console()
 err_console = Console(stderr=True)
+
+
+class EngineChoice(StrEnum):
+    """Where an engine computes (``--engine``): this machine's processes, or a Ray cluster."""
+
+    local = "local"
+    ray = "ray"
 F = TypeVar("F", bound=Callable[..., Any])
 
 

@@ -10,6 +10,7 @@ from aicoe.compliance.cli_assess import register as register_assessments
 from aicoe.compliance.cli_catalog import register as register_catalogs
 from aicoe.compliance.cli_classify import register as register_classification
 from aicoe.compliance.cli_controls import register as register_controls
+from aicoe.evaluation.cli import register as register_evaluate
 from aicoe.inventory.cli import register as register_inventory
 from aicoe.jobs.cli import register as register_jobs
 from aicoe.org.cli import register as register_org
@@ -37,6 +38,7 @@ register_policy(app)
 register_reviews(app)
 register_scan(app)
 register_redact(app)
+register_evaluate(app)
 
 
 def main() -> None:

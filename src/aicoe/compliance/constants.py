@@ -23,10 +23,11 @@ MAPPING_RELATIONS: dict[str, str] = {
 }
 EVIDENCE_KINDS: dict[str, str] = {"file": "File", "link": "Link", "record": "Platform record"}
 # Platform records evidence can reference. The evidence service resolves each through a registry that the owning
-# areas fill (the sensitive-data area registers "scan"; evaluation and the gateway will add theirs).
+# areas fill (the sensitive-data area registers "scan", evaluation "evaluation_run"; the gateway will add its own).
 EVIDENCE_RECORD_TYPES: dict[str, str] = {
     "classification": "EU AI Act classification", "assessment": "Assessment", "review": "Review decision",
     "attestation": "Policy attestation", "audit_event": "Audit event", "scan": "Sensitive-data scan",
+    "evaluation_run": "Evaluation run",
 }
 EVIDENCE_TYPES: dict[str, str] = {  # what a requirement expects; catalogs name these in evidence_types
     "policy": "Policy or procedure", "record": "Record or log", "report": "Report", "test_result": "Test result",

@@ -119,11 +119,15 @@ def _new_page(request: Request, session: Session, settings: Settings, principal:
 @router.get("/evidence/new")
 def new_page(request: Request, session: SessionDep, settings: SettingsDep, principal: require("compliance:write"),
              attach: Annotated[str, Query(max_length=60)] = "",
-             kind: Annotated[str, Query(pattern="^(file|link|record)$")] = "file") -> HTMLResponse:
+             kind: Annotated[str, Query(pattern="^(file|link|record)$")] = "file",
+             record_type: Annotated[str, Query(max_length=24)] = "",
+             record_ref: Annotated[str, Query(max_length=120)] = "") -> HTMLResponse:
+    """``record_type``/``record_ref`` prefill a record citation (an evaluation run's "Use as evidence" link)."""
     units = {u for u, _ in unit_choices(session, principal, WRITE)}
     home = principal.user.business_unit_id
     values = {"business_unit_id": home if home in units else "", "effective_date": date.today().isoformat(),
-              "attach": attach}
+              "attach": attach, "record_type": record_type if record_type in evidence.RECORD_RESOLVERS else "",
+              "record_ref": record_ref}
     return _new_page(request, session, settings, principal, values, tab=kind)
 
 

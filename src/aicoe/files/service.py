@@ -8,7 +8,12 @@ A caller with CoE-wide ``file:read`` sees every file; one limited to business un
 from __future__ import annotations
 
 import re
+import shutil
+import tempfile
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import BinaryIO
 
 from sqlalchemy import Select, select
@@ -77,3 +82,25 @@ def media_type(row: StoredFile) -> str:
     """The Content-Type to serve with: text types carry their (always UTF-8) charset."""
     filetype = types.BY_CONTENT_TYPE.get(row.content_type)
     return filetype.media_type if filetype else row.content_type
+
+
+@contextmanager
+def private_workdir(settings: Settings, prefix: str) -> Iterator[Path]:
+    """A directory of one's own under the data directory, removed afterwards (uploads may hold personal data:
+    never the shared /tmp)."""
+    parent = settings.data_dir / "tmp"
+    parent.mkdir(parents=True, exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def copy_out(settings: Settings, stored: StoredFile, directory: Path) -> Path:
+    """The stored file copied into ``directory`` under its own (cleaned) name, so readers that tell formats by
+    extension recognise it."""
+    target = directory / clean_filename(stored.filename)
+    with store_for(settings).open(stored.sha256) as source, target.open("wb") as out:
+        shutil.copyfileobj(source, out)
+    return target

@@ -12,7 +12,10 @@ JSON card (``card_data``), schema ``aicoe.model-card/1``; every key is always pr
 * ``datasets``: {train, fine_tune, evaluate, retrieval}: each a list of {id, name, classification,
   personal_data, licence}, by name;
 * ``systems``: [{id, name, lifecycle_status}] using the model, within the caller's business units;
-* ``mlflow``: {name, version, run_id, tags, aliases, metrics} for a model synchronised from MLflow, else null.
+* ``mlflow``: {name, version, run_id, tags, aliases, metrics} for a model synchronised from MLflow, else null;
+* ``evaluations``: the model's latest completed evaluation runs within the caller's units (none without
+  ``evaluation:read``), newest first: [{id, name, finished_at, rows, passed, headline}], ``passed`` null for a
+  run without a policy.
 
 The Markdown's YAML front matter is written by a small strict emitter (every string double-quoted and
 escaped), because PyYAML is not a runtime dependency; the tests parse it with PyYAML.
@@ -23,21 +26,38 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from aicoe.auth.principal import Actor
+from aicoe.auth.principal import Actor, in_scope, scope_of
 from aicoe.core.time import isoformat
 from aicoe.inventory import model_registry
 from aicoe.inventory.constants import DATASET_PURPOSES, MODEL_KINDS
+from aicoe.models.evaluation import EvaluationRun
 from aicoe.models.inventory import Model
 
 SCHEMA = "aicoe.model-card/1"
 KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 NOT_GIVEN = "[More Information Needed]"  # what the Hugging Face template writes for an empty section
+EVALUATION_READ = "evaluation:read"
+CARD_RUNS = 10  # evaluation runs on a card: the latest few are what a reader of the card needs
 
 
 def _ref(obj: Any, *names: str) -> dict[str, Any] | None:
     return None if obj is None else {"id": obj.id, **{n: getattr(obj, n) for n in names}}
+
+
+def evaluations(session: Session, principal: Actor, model: Model) -> list[dict[str, Any]]:
+    """The model's latest completed evaluation runs the caller may read."""
+    if principal is not None and not principal.has(EVALUATION_READ):
+        return []
+    runs = session.scalars(
+        select(EvaluationRun)
+        .where(EvaluationRun.model_id == model.id, EvaluationRun.status == "completed",
+               in_scope(EvaluationRun.business_unit_id, scope_of(principal, EVALUATION_READ)))
+        .order_by(EvaluationRun.finished_at.desc(), EvaluationRun.id.desc()).limit(CARD_RUNS))
+    return [{"id": r.id, "name": r.name, "finished_at": isoformat(r.finished_at) if r.finished_at else None,
+             "rows": r.rows, "passed": r.passed, "headline": dict(r.headline or {})} for r in runs]
 
 
 def card_data(session: Session, principal: Actor, model: Model) -> dict[str, Any]:
@@ -70,6 +90,7 @@ def card_data(session: Session, principal: Actor, model: Model) -> dict[str, Any
         "systems": [_ref(s, "name", "lifecycle_status")
                     for s in model_registry.systems_using(session, principal, model)],
         "mlflow": mlflow,
+        "evaluations": evaluations(session, principal, model),
     }
 
 
@@ -200,6 +221,41 @@ def _dataset_list(items: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _headline(values: dict[str, Any]) -> str:
+    """The run's key metrics in one line; the worst disparity is named with its value."""
+    parts = []
+    for name, value in values.items():
+        if name == "worst_disparity_value":
+            continue
+        if name == "worst_disparity":
+            parts.append(f"{value} {_scalar_text(values.get('worst_disparity_value'))}")
+        else:
+            parts.append(f"{name} {_scalar_text(value)}")
+    return "; ".join(parts)
+
+
+def _scalar_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "n/a" if value is None else str(value)
+
+
+def _evaluation_list(runs: list[dict[str, Any]]) -> str:
+    if not runs:
+        return "None recorded."
+    lines = []
+    for r in runs:
+        outcome = "no policy" if r["passed"] is None else ("policy passed" if r["passed"] else "policy failed")
+        rows = f"{r['rows']:,} rows" if r["rows"] is not None else "rows unknown"
+        when = (r["finished_at"] or "")[:10]
+        headline = _headline(r["headline"])
+        lines.append(f"- {r['name']} (run {r['id']}, {when}, {rows}): {outcome}"
+                     + (f"; {headline}" if headline else ""))
+    return "\n".join(lines)
+
+
 def card_markdown(card: dict[str, Any]) -> str:
     """The card in the Hugging Face model-card layout (front matter, then the template's sections)."""
     m = card["model"]
@@ -239,6 +295,7 @@ def card_markdown(card: dict[str, Any]) -> str:
     if metrics:
         sections.append("\n".join(["| Metric | Value |", "| --- | --- |"]
                                   + [f"| {k} | {v:g} |" for k, v in metrics]))
+    sections += ["### Evaluation Runs", _evaluation_list(card["evaluations"])]
     sections += ["## AI Systems Using This Model",
                  "\n".join(f"- {s['name']} ({s['lifecycle_status'].replace('_', ' ')})" for s in card["systems"])
                  or "None registered."]

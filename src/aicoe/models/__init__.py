@@ -14,6 +14,7 @@ from aicoe.models.compliance import (
     RequirementMapping,
     RequirementResult,
 )
+from aicoe.models.evaluation import EvaluationRun
 from aicoe.models.files import StoredFile
 from aicoe.models.inventory import (
     AISystem,
@@ -54,5 +55,5 @@ __all__ = [
     "Assessment", "Classification", "Control", "ControlImplementation", "ControlRequirement", "Evidence",
     "EvidenceLink", "Framework", "Requirement", "RequirementMapping", "RequirementResult",
     "Attestation", "Policy", "PolicyVersion", "ReviewCadence", "ReviewComment", "ReviewDecision", "ReviewRequest",
-    "Risk", "RiskMatrix", "SensitiveFinding", "SensitiveScan",
+    "Risk", "RiskMatrix", "SensitiveFinding", "SensitiveScan", "EvaluationRun",
 ]

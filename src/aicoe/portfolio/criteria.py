@@ -19,6 +19,8 @@ from aicoe.auth.principal import Actor, audit_actor
 from aicoe.core.errors import FieldError, NotFound, ValidationFailed
 from aicoe.core.pagination import Page, PageParams, apply_sort, paginate
 from aicoe.core.time import utcnow
+from aicoe.evaluation import service as evaluation
+from aicoe.models.evaluation import EvaluationRun
 from aicoe.models.portfolio import SuccessCriterion, UseCase
 from aicoe.portfolio.constants import COMPARATORS
 
@@ -121,6 +123,27 @@ def record_result(session: Session, principal: Actor, use_case: UseCase, criteri
     criterion.result_note = data.note
     criterion.result_link = data.link
     criterion.result_evidence = data.evidence
+    criterion.result_recorded_at = utcnow()
+    criterion.result_recorded_by_id = None if principal is None else principal.user.id
+    diff = ledger.changed(criterion)
+    diff["passed"] = [None, criterion_passed(criterion)]
+    ledger.append(session, audit_actor(principal), "result", "success_criterion", criterion.id, diff)
+    return criterion
+
+
+def record_from_run(session: Session, principal: Actor, use_case: UseCase, criterion_id: int, run: EvaluationRun,
+                    metric: str | None = None) -> SuccessCriterion:
+    """Record the criterion's result from a completed evaluation run: ``metric`` (default: the criterion's own
+    metric name) is one overall number of the run; refused when the run has not completed or the value is
+    undefined. The evidence reference is ``evaluation-run:<id>``."""
+    _check(principal, use_case)
+    criterion = get_criterion(session, use_case, criterion_id)
+    name = metric or criterion.metric
+    value = evaluation.metric_value(run, name)
+    criterion.result_value = value
+    criterion.result_note = f"{name} from evaluation run {run.id} ({run.name})"
+    criterion.result_link = ""
+    criterion.result_evidence = f"evaluation-run:{run.id}"
     criterion.result_recorded_at = utcnow()
     criterion.result_recorded_by_id = None if principal is None else principal.user.id
     diff = ledger.changed(criterion)

@@ -37,7 +37,8 @@ from aicoe.portfolio.constants import STAGES
 log = logging.getLogger(__name__)
 
 # Modules whose import registers gate checks. Add an area's module here when it gains a gate check.
-GATE_MODULES: list[str] = ["aicoe.portfolio.gate_checks", "aicoe.reviews.gate_checks"]
+GATE_MODULES: list[str] = ["aicoe.portfolio.gate_checks", "aicoe.reviews.gate_checks",
+                           "aicoe.evaluation.gate_checks"]
 
 # Checks guard the moves forward along the main path, so only the stages after the first have a gate.
 GATED_STAGES: tuple[str, ...] = STAGES[1:]

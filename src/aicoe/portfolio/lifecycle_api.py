@@ -8,6 +8,8 @@ from fastapi import APIRouter, Query, Response
 
 from aicoe.auth.deps import require
 from aicoe.core.deps import SessionDep
+from aicoe.evaluation import schemas as evaluation_schemas
+from aicoe.evaluation import service as evaluation
 from aicoe.portfolio import criteria, lifecycle
 from aicoe.portfolio import lifecycle_schemas as schemas
 from aicoe.portfolio.gates import registry
@@ -106,6 +108,17 @@ def record_result(session: SessionDep, principal: require("use_case:write"), key
                   body: schemas.ResultIn) -> object:
     use_case = lifecycle.use_case_by_key(session, principal, key)
     return criteria.record_result(session, principal, use_case, criterion_id, body)
+
+
+@router.post("/use-cases/{key}/criteria/{criterion_id}/result-from-run", response_model=schemas.CriterionOut)
+def record_result_from_run(session: SessionDep, principal: require("use_case:write"), key: str, criterion_id: int,
+                           body: evaluation_schemas.ResultFromRunIn) -> object:
+    """The result taken from a completed evaluation run the caller may read: ``metric`` (default: the
+    criterion's metric) is an overall performance metric, a fairness disparity (between groups),
+    four_fifths_ratio or drift_share."""
+    use_case = lifecycle.use_case_by_key(session, principal, key)
+    run = evaluation.get_run(session, principal, body.run_id)
+    return criteria.record_from_run(session, principal, use_case, criterion_id, run, body.metric)
 
 
 @router.delete("/use-cases/{key}/criteria/{criterion_id}/result", response_model=schemas.CriterionOut)

@@ -20,7 +20,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from aicoe.cli.common import console, err_console
+from aicoe.cli.common import EngineChoice, console, err_console
 from aicoe.engines.sensitive.analyzer import DEFAULT_MIN_SCORE, default_analyzer
 from aicoe.engines.sensitive.sarif import to_sarif
 from aicoe.engines.sensitive.scanner import DEFAULT_MAX_SAMPLES, EngineUnavailable, ScanResult, scan_paths
@@ -35,11 +35,6 @@ class OutputFormat(StrEnum):
     table = "table"
     json = "json"
     sarif = "sarif"
-
-
-class Engine(StrEnum):
-    local = "local"
-    ray = "ray"
 
 
 class Severity(StrEnum):
@@ -98,7 +93,8 @@ def scan(
     seed: Annotated[int, typer.Option("--seed", help="random seed for --sample")] = 0,
     output_format: Annotated[OutputFormat, typer.Option("--format", help="table, json or sarif")] = OutputFormat.table,
     workers: Annotated[int, typer.Option("--workers", min=1, help="local processes")] = 1,
-    engine: Annotated[Engine, typer.Option("--engine", help="local (processes) or ray (a Ray cluster)")] = Engine.local,
+    engine: Annotated[EngineChoice, typer.Option("--engine", help="local (processes) or ray (a Ray cluster)")
+                      ] = EngineChoice.local,
     fail_on: Annotated[Severity, typer.Option("--fail-on", help="exit 1 when a finding has this severity or "
                                               "worse")] = Severity.high,
     min_score: Annotated[float, typer.Option("--min-score", min=0.0, max=1.0, help="lowest score "

@@ -19,11 +19,7 @@ A rerun of the job (a retry) replaces the scan's findings, and a completed scan 
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,24 +28,18 @@ from sqlalchemy.orm import Session
 
 from aicoe.audit import ledger
 from aicoe.config import Settings
-from aicoe.core.errors import DomainError
 from aicoe.core.time import utcnow
 from aicoe.engines.sensitive.redact import Mask
 from aicoe.engines.sensitive.scanner import CONFIDENCE, FindingGroup, ScanResult, scan_paths
 from aicoe.files import service as files_service
+from aicoe.files.locations import resolve_location
 from aicoe.files.store import human_size
-from aicoe.jobs.registry import (
-    JobCancelled,
-    JobContext,
-    LeaseLost,
-    PermanentJobError,
-    WorkerStopping,
-    job_handler,
-)
+from aicoe.jobs.records import InlineContext, guarded
+from aicoe.jobs.registry import JobContext, PermanentJobError, job_handler
 from aicoe.models.files import StoredFile
 from aicoe.models.sensitive import SensitiveFinding, SensitiveScan
 from aicoe.sensitive import rules
-from aicoe.sensitive.service import JOB_KIND, resolve_location
+from aicoe.sensitive.service import JOB_KIND
 
 MASK_KEEP = 4  # characters a preview keeps, and at most a third of the value's letters and digits
 CANCEL_CHECK_S = 1.0
@@ -96,10 +86,7 @@ def _begin(session: Session, settings: Settings, scan_id: int, workdir: Path) ->
     stored = session.get(StoredFile, scan.file_id)
     if stored is None:
         raise PermanentJobError(UPLOAD_GONE.format(file_id=scan.file_id))
-    target = workdir / files_service.clean_filename(stored.filename)
-    with files_service.store_for(settings).open(stored.sha256) as source, target.open("wb") as out:
-        shutil.copyfileobj(source, out)
-    return Plan(scan_id, target, workdir, entities, sample)
+    return Plan(scan_id, files_service.copy_out(settings, stored, workdir), workdir, entities, sample)
 
 
 # --- step 2: scan ----------------------------------------------------------------------------------------------
@@ -202,74 +189,25 @@ def _fail(ctx: JobContext, scan_id: int, status: str, message: str) -> None:
 
 # --- the handler -----------------------------------------------------------------------------------------------
 
-@contextmanager
-def _workdir(settings: Settings) -> Iterator[Path]:
-    """A private directory under the data directory (uploads may hold personal data: not the shared /tmp)."""
-    parent = settings.data_dir / "tmp"
-    parent.mkdir(parents=True, exist_ok=True)
-    path = Path(tempfile.mkdtemp(prefix="scan-", dir=parent))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-
-
 @job_handler(JOB_KIND)
 def scan_dataset_job(ctx: JobContext) -> dict[str, Any]:
     """Payload ``{"scan_id": N}``; returns the scan's headline numbers."""
     scan_id = int(ctx.payload["scan_id"])
-    with _workdir(ctx.settings) as workdir:
-        try:
+
+    def work() -> dict[str, Any]:
+        with files_service.private_workdir(ctx.settings, "scan-") as workdir:
             with ctx.session(write=True) as session:
                 plan = _begin(session, ctx.settings, scan_id, workdir)
             if plan is None:
                 return {"scan_id": scan_id, "status": "completed"}
             result = _scan(ctx, plan)
-            with ctx.session(write=True) as session:
-                return _record(session, plan, result)
-        except JobCancelled:
-            _fail(ctx, scan_id, "cancelled", CANCELLED)
-            raise
-        except DomainError as exc:  # the location is no longer allowed, or gone
-            _fail(ctx, scan_id, "failed", exc.detail)
-            raise PermanentJobError(exc.detail) from None
-        except PermanentJobError as exc:
-            _fail(ctx, scan_id, "failed", str(exc))
-            raise
-        except (LeaseLost, WorkerStopping):  # another worker owns the scan now, or it goes back to the queue
-            raise
-        except (OSError, ValueError, RuntimeError) as exc:  # the engine's reasons never quote file content
-            message = ENGINE_FAILED.format(error=exc)
-            _fail(ctx, scan_id, "failed", message)
-            raise PermanentJobError(message) from None
-        except Exception:  # e.g. the database: the runner retries; after the last attempt the scan has failed
-            if ctx.attempt >= ctx.max_attempts:
-                _fail(ctx, scan_id, "failed", GAVE_UP)
-            raise
+        with ctx.session(write=True) as session:
+            return _record(session, plan, result)
 
-
-# --- running a scan now (the demo) -----------------------------------------------------------------------------
-
-class _Inline:
-    """A job context bound to the caller's session and transaction: no progress, no cancellation."""
-
-    job_id, kind, attempt, max_attempts = 0, JOB_KIND, 1, 1
-
-    def __init__(self, session: Session, settings: Settings, scan_id: int) -> None:
-        self._session = session
-        self.settings = settings
-        self.payload = {"scan_id": scan_id}
-
-    def progress(self, fraction: float, message: str = "") -> None:
-        return None
-
-    def check_cancelled(self) -> None:
-        return None
-
-    def session(self, *, write: bool = False) -> AbstractContextManager[Session]:
-        return nullcontext(self._session)
+    return guarded(ctx, work, lambda status, message: _fail(ctx, scan_id, status, message), cancelled=CANCELLED,
+                   failed=ENGINE_FAILED, gave_up=GAVE_UP)
 
 
 def run_now(session: Session, settings: Settings, scan_id: int) -> dict[str, Any]:
     """Run the scan job in the caller's transaction (the caller commits)."""
-    return scan_dataset_job(_Inline(session, settings, scan_id))
+    return scan_dataset_job(InlineContext(session, settings, JOB_KIND, {"scan_id": scan_id}))

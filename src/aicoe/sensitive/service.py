@@ -14,9 +14,7 @@ caller may not scan 403). Services flush and audit, never commit.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
@@ -30,7 +28,15 @@ from aicoe.core.pagination import Page, PageParams, apply_sort, paginate
 from aicoe.core.time import isoformat
 from aicoe.engines.sensitive.analyzer import DEFAULT_MIN_SCORE, default_analyzer
 from aicoe.files import service as files_service
+from aicoe.files.locations import BAD_PATH as BAD_PATH
+from aicoe.files.locations import DATASETS_DIR as DATASETS_DIR
+from aicoe.files.locations import MISSING_PATH as MISSING_PATH
+from aicoe.files.locations import NOT_LOCAL as NOT_LOCAL
+from aicoe.files.locations import OUTSIDE_ROOTS as OUTSIDE_ROOTS
+from aicoe.files.locations import allowed_roots as allowed_roots
+from aicoe.files.locations import resolve_location
 from aicoe.jobs import service as jobs_service
+from aicoe.jobs.records import shown_statuses
 from aicoe.models.files import StoredFile
 from aicoe.models.inventory import Dataset
 from aicoe.models.jobs import Job
@@ -39,16 +45,8 @@ from aicoe.sensitive import schemas
 
 READ, SCAN, SCAN_TEXT = "sensitive:read", "sensitive:scan", "sensitive:scan_text"
 JOB_KIND = "sensitive.scan_dataset"
-DATASETS_DIR = "datasets"
-UNFINISHED = ("queued", "running")
-JOB_ENDED = ("cancelled", "failed")
 SORT_COLUMNS: dict[str, Any] = {"created_at": SensitiveScan.created_at, "status": SensitiveScan.status}
 
-NOT_LOCAL = "only local paths and file:// URIs can be scanned; {uri!r} is neither"
-OUTSIDE_ROOTS = ("{uri!r} is outside the directories scans may read (data_dir/datasets and the directories in the "
-                 "scan_roots setting)")
-MISSING_PATH = "{uri!r} does not exist on the server"
-BAD_PATH = "{uri!r} is not a valid path on the server"
 NO_LOCATION = "the dataset has no location to scan; set its location or upload a file to scan"
 NO_FILE = "No uploaded file {file_id}."
 UNKNOWN_ENTITIES = "unknown entity type(s): {unknown}; known: {known}"
@@ -57,41 +55,10 @@ NO_SCAN = "no scan {scan_id}"
 NO_DATASET = "no dataset {dataset_id}"
 
 
-# --- where scans may read --------------------------------------------------------------------------------------
-
-def allowed_roots(settings: Settings) -> list[Path]:
-    return [(settings.data_dir / DATASETS_DIR).resolve(), *(Path(r).resolve() for r in settings.scan_roots)]
-
+# --- refusals (where scans may read: aicoe.files.locations, whose names stay importable from here) -----------
 
 def _refuse(field: str, message: str) -> ValidationFailed:
     return ValidationFailed(message, errors=[FieldError(field, message[0].upper() + message[1:] + ".")])
-
-
-def resolve_location(uri: str, settings: Settings) -> Path:
-    """The local path a location names, provided it lies inside an allowed root and exists."""
-    raw = uri.strip()
-    try:
-        parts = urlsplit(raw)
-    except ValueError:  # e.g. an unclosed IPv6 bracket: not a URI we read
-        raise _refuse("location_uri", NOT_LOCAL.format(uri=raw)) from None
-    if parts.scheme == "file" and parts.netloc in ("", "localhost"):
-        path = Path(unquote(parts.path))
-    elif parts.scheme == "" and raw:
-        path = Path(raw)
-    else:
-        raise _refuse("location_uri", NOT_LOCAL.format(uri=raw))
-    if not path.is_absolute():
-        path = settings.data_dir / DATASETS_DIR / path
-    try:
-        resolved = path.resolve()
-        if not any(resolved.is_relative_to(root) for root in allowed_roots(settings)):
-            raise _refuse("location_uri", OUTSIDE_ROOTS.format(uri=raw))
-        exists = resolved.exists()
-    except (OSError, ValueError):  # a NUL byte, a name too long for the file system
-        raise _refuse("location_uri", BAD_PATH.format(uri=raw)) from None
-    if not exists:
-        raise _refuse("location_uri", MISSING_PATH.format(uri=raw))
-    return resolved
 
 
 # --- entity types ----------------------------------------------------------------------------------------------
@@ -165,14 +132,8 @@ def scanned_datasets(session: Session, principal: Actor) -> list[Dataset]:
 
 
 def statuses(session: Session, scans: list[SensitiveScan]) -> dict[int, str]:
-    """Each scan's status as shown: a scan whose job ended without running it (cancelled while queued, or failed
-    before it began) takes the job's outcome, since nothing else will ever finish it."""
-    job_ids = [s.job_id for s in scans if s.job_id is not None and s.status in UNFINISHED]
-    ended: dict[int, str] = {}
-    if job_ids:
-        stmt = select(Job.id, Job.status).where(Job.id.in_(job_ids), Job.status.in_(JOB_ENDED))
-        ended = {job_id: status for job_id, status in session.execute(stmt)}
-    return {s.id: ended.get(s.job_id, s.status) if s.job_id is not None else s.status for s in scans}
+    """Each status as shown (``aicoe.jobs.records.shown_statuses``)."""
+    return shown_statuses(session, scans)
 
 
 def file_name(session: Session, scan: SensitiveScan) -> str | None:

@@ -54,6 +54,7 @@ NAV: list[NavItem] = [
     NavItem("Policies", "/policies", "policy:read", also=("/attestations",)),
     NavItem("Reviews", "/reviews", "review:read"),
     NavItem("Sensitive data", "/sensitive", "sensitive:read"),
+    NavItem("Evaluations", "/evaluations", "evaluation:read"),
     NavItem("Users & roles", "/admin/users", "user:read"),
     NavItem("Audit trail", "/audit", "audit:read"),
     NavItem("Jobs", "/jobs", "job:read"),

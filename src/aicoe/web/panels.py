@@ -34,6 +34,7 @@ AI_SYSTEM_PANELS: list[str] = [
     "aicoe.risk.views:system_panel",
     "aicoe.reviews.views:system_panel",
     "aicoe.sensitive.views:system_panel",
+    "aicoe.evaluation.views:system_panel",
 ]
 DATASET_PANELS: list[str] = [
     "aicoe.sensitive.views:dataset_panel",
