@@ -44,7 +44,7 @@ GOOD = [
     ("scores.xlsx", ZIP, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
     ("deck.pptx", ZIP, "application/vnd.openxmlformats-officedocument.presentationml.presentation"),
     ("predictions.parquet", b"PAR1" + bytes(32) + b"PAR1", "application/vnd.apache.parquet"),
-    ("logs.jsonl.gz", gzip.compress(b'{"a": 1}\n'), "application/gzip"),
+    ("logs.jsonl.gz", gzip.compress(b'{"a": 1}\n', mtime=0), "application/gzip"),
     ("loans.csv", "id,région\n1,Île-de-France\n".encode(), "text/csv"),
     ("bom.csv", "\ufeffid\n1\n".encode(), "text/csv"),
     ("policy.json", b'{"threshold": 0.8}', "application/json"),
