@@ -391,7 +391,8 @@ def test_an_existing_target_is_replaced_only_with_force(tmp_path: Path) -> None:
     ("latin.csv", "name\nAnn\nJos\xe9 ann.lee@example.com\n".encode("latin-1"),
      sensitive_io.NOT_UTF8.format(byte=0xE9, offset=12)),
     ("quote.csv", 'a,b\n1,"x"y\n', sensitive_io.CSV_MALFORMED.format(kind="CSV")),
-    ("cut.csv.gz", gzip.compress(b"email\n" + b"ann.lee@example.com\n" * 500, mtime=0)[:60], sensitive_io.TRUNCATED_GZIP),
+    ("cut.csv.gz", gzip.compress(b"email\n" + b"ann.lee@example.com\n" * 500, mtime=0)[:60],
+     sensitive_io.TRUNCATED_GZIP),
     ("bad.parquet", b"PAR1" + b"\x00" * 40 + b"PAR1", sensitive_io.CORRUPT_FILE.format(kind="Parquet")),
 ])
 def test_unreadable_input_is_reported_and_leaves_no_target(tmp_path: Path, name: str, content: str | bytes,

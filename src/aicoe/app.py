@@ -139,9 +139,11 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = False) -> F
         if run_jobs and settings.job_workers > 0:
             runner = JobRunner(app.state.sessionmaker, settings, threads=settings.job_workers)
             runner.start()
+        await app.state.gateway.start()
         try:
             yield
         finally:
+            await app.state.gateway.stop()
             if runner is not None:
                 runner.stop()
             engine.dispose()
@@ -156,8 +158,10 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = False) -> F
     app.add_middleware(RequestIdMiddleware)  # type: ignore[arg-type]
     install_error_handlers(app)
 
+    from aicoe.gateway.app import mount_gateway
     from aicoe.web import routes as web_routes
 
     web_routes.mount(app)
+    mount_gateway(app, settings, app.state.sessionmaker)
     app.mount("/static", StaticFiles(packages=[("aicoe.web", "static")]), name="static")
     return app

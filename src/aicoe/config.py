@@ -49,7 +49,18 @@ class Settings(BaseSettings):
     job_backoff_max_s: float = Field(default=3600.0, ge=0)
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
     api_max_page_size: int = Field(default=200, ge=1)
-    redis_url: str | None = None
+    redis_url: str | None = Field(default=None, description="Redis for gateway limits and budgets shared by several "
+                                  "workers (else the database)")
+    gateway_max_request_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, description="largest /v1 request body")
+    gateway_config_refresh_s: float = Field(default=2.0, gt=0, description="how often the gateway looks for changed "
+                                            "providers, routes, keys, policies and budgets")
+    gateway_usage_flush_s: float = Field(default=1.0, gt=0, description="usage records are written in batches at "
+                                         "this interval (a crash loses at most this much)")
+    gateway_usage_batch: int = Field(default=500, ge=1, description="largest batch of usage records per write")
+    gateway_stream_holdback_chars: int = Field(default=256, ge=16, description="streamed answers are released once "
+                                               "checked, at most this many characters behind the upstream")
+    gateway_guard_embedding_alias: str | None = Field(default=None, description="the embedding route alias the "
+                                                      "guardrails use to compare prompts with denied topics' examples")
     currency: str = Field(default="EUR", min_length=3, max_length=3, description="ISO 4217 code for all amounts")
     discount_rate: float = Field(default=0.08, ge=0, le=1, description="annual rate for portfolio NPV")
     gate_min_assessment_completion: float = Field(

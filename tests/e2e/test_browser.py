@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aicoe.config import Settings
+from aicoe.core.net import tcp_listener
 from aicoe.models.org import BusinessUnit, User
 from tests.factories import PASSWORD, make_user
 
@@ -70,9 +70,7 @@ def browser() -> Iterator[Any]:
 @pytest.fixture
 def live_url(app) -> Iterator[str]:  # noqa: ANN001
     """The real app served by uvicorn on a free local port, in a background thread."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock = tcp_listener("127.0.0.1", 0)
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

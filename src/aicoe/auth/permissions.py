@@ -92,19 +92,24 @@ PERMISSIONS: dict[str, str] = {
     "sensitive:scan_text": "Scan text for sensitive data through the API (for other services)",
     "evaluation:read": "See evaluation runs, their reports and policy checks",
     "evaluation:run": "Run fairness, performance and drift evaluations of AI systems and models",
+    "gateway:read": "See gateway providers, routes, policies, keys (never their secrets) and usage",
+    "gateway:key": "Create and revoke gateway virtual keys",
+    "gateway:admin": "Manage gateway providers, model routes and budgets",
+    "gateway:policy": "Manage guardrail policies",
 }
 
 READ_ALL = frozenset(p for p in PERMISSIONS if p.endswith(":read"))
 _MEMBER = frozenset({"business_unit:read", "person:read", "job:read", "file:read", "file:write", "profile:write",
                      "strategy:read", "use_case:read", "use_case:submit", "inventory:read", "compliance:read",
                      "risk:read", "policy:read", "policy:attest", "review:read", "sensitive:read",
-                     "evaluation:read"})
+                     "evaluation:read", "gateway:read"})
 _VIEWER = frozenset({"business_unit:read", "person:read", "profile:write", "strategy:read", "use_case:read",
                      "use_case:submit", "inventory:read", "policy:read", "policy:attest"})
 _DELIVERY = frozenset({"use_case:write", "use_case:score", "use_case:transition", "value:write", "review:request"})
 _GOVERNANCE = frozenset({"compliance:write", "control:write", "catalog:import", "evidence:review", "risk:write",
                          "risk:accept", "risk_matrix:write", "policy:write", "review:request",
-                         "review_cadence:write", "sensitive:scan", "sensitive:scan_text", "evaluation:run"})
+                         "review_cadence:write", "sensitive:scan", "sensitive:scan_text", "evaluation:run",
+                         "gateway:policy"})
 
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.ADMIN: frozenset(PERMISSIONS),
@@ -116,15 +121,16 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.COE_LEAD: _MEMBER | _DELIVERY | {"business_unit:write", "person:write", "user:read", "audit:read",
                                           "job:write", "strategy:write", "scoring_model:write", "use_case:import",
                                           "inventory:write", "vendor:write", "compliance:write", "control:write",
-                                          "risk:write", "policy:write", "sensitive:scan", "evaluation:run"},
+                                          "risk:write", "policy:write", "sensitive:scan", "evaluation:run",
+                                          "gateway:key", "gateway:admin", "gateway:policy"},
     Role.PRODUCT_STRATEGIST: _MEMBER | _DELIVERY | {"use_case:import"},
     Role.PROJECT_MANAGER: _MEMBER | _DELIVERY,
     Role.PRACTITIONER: _MEMBER | {"job:write", "use_case:write", "inventory:write", "compliance:write", "risk:write",
-                                  "sensitive:scan", "sensitive:scan_text", "evaluation:run"},
+                                  "sensitive:scan", "sensitive:scan_text", "evaluation:run", "gateway:key"},
     Role.DOMAIN_EXPERT: _MEMBER | {"use_case:score"},
     Role.RISK_COMPLIANCE: _MEMBER | _GOVERNANCE | {"audit:read", "audit:export"},
     Role.OPERATIONS: _MEMBER | {"job:write", "inventory:write", "risk:write", "sensitive:scan", "sensitive:scan_text",
-                             "evaluation:run"},
+                             "evaluation:run", "gateway:key", "gateway:admin"},
     Role.PROCUREMENT: _MEMBER | {"vendor:write"},
     Role.AUDITOR: READ_ALL | {"audit:export", "profile:write"},
     Role.VIEWER: _VIEWER,
@@ -133,7 +139,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
 # Permissions that only make sense CoE-wide: a business-unit-scoped grant of these is ignored.
 GLOBAL_ONLY = frozenset({"user:read", "user:write", "audit:read", "audit:export", "job:write", "strategy:write",
                          "scoring_model:write", "use_case:override", "use_case:import", "catalog:import",
-                         "control:write", "risk_matrix:write", "review_cadence:write"})
+                         "control:write", "risk_matrix:write", "review_cadence:write", "gateway:admin",
+                         "gateway:policy"})
 
 
 def role_from(value: str) -> Role:

@@ -11,6 +11,9 @@ from aicoe.compliance.cli_catalog import register as register_catalogs
 from aicoe.compliance.cli_classify import register as register_classification
 from aicoe.compliance.cli_controls import register as register_controls
 from aicoe.evaluation.cli import register as register_evaluate
+from aicoe.gateway import cli_keys  # noqa: F401 -- adds `aicoe gateway key ...`
+from aicoe.gateway.cli_guard import register as register_guard
+from aicoe.gateway.cli_serve import register as register_gateway
 from aicoe.inventory.cli import register as register_inventory
 from aicoe.jobs.cli import register as register_jobs
 from aicoe.org.cli import register as register_org
@@ -39,6 +42,8 @@ register_reviews(app)
 register_scan(app)
 register_redact(app)
 register_evaluate(app)
+register_gateway(app)
+register_guard(app)
 
 
 def main() -> None:

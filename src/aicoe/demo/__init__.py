@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from aicoe.config import Settings
 from aicoe.demo.evaluation import seed_evaluation
+from aicoe.demo.gateway import seed_gateway
 from aicoe.demo.governance_assessments import seed_assessments
 from aicoe.demo.governance_catalogs import seed_catalogs
 from aicoe.demo.governance_classification import seed_classifications
@@ -42,7 +43,7 @@ class DemoResult:
 SEEDERS: list[Callable[[Session, Settings, DemoResult], None]] = [
     seed_org, seed_portfolio, seed_inventory, seed_catalogs, seed_classifications, seed_controls, seed_assessments,
     seed_risks, seed_policies, seed_reviews, seed_sensitive,
-    seed_evaluation,
+    seed_evaluation, seed_gateway,
 ]
 
 

@@ -22,7 +22,7 @@ from aicoe.config import Settings
 # Modules whose import registers handlers. Add an area's module here when it gains background work.
 HANDLER_MODULES: list[str] = ["aicoe.jobs.builtin", "aicoe.inventory.mlflow_sync",
                               "aicoe.compliance.evidence_reminders", "aicoe.policy.reminders", "aicoe.sensitive.jobs",
-                              "aicoe.evaluation.jobs"]
+                              "aicoe.evaluation.jobs", "aicoe.gateway.value_sync", "aicoe.gateway.retention"]
 
 
 class JobCancelled(Exception):

@@ -16,6 +16,17 @@ from aicoe.models.compliance import (
 )
 from aicoe.models.evaluation import EvaluationRun
 from aicoe.models.files import StoredFile
+from aicoe.models.gateway import (
+    GatewayBudget,
+    GatewayProvider,
+    GatewayRoute,
+    GatewaySpend,
+    GuardrailEvent,
+    GuardrailPolicy,
+    PromptLog,
+    UsageRecord,
+    VirtualKey,
+)
 from aicoe.models.inventory import (
     AISystem,
     Dataset,
@@ -56,4 +67,6 @@ __all__ = [
     "EvidenceLink", "Framework", "Requirement", "RequirementMapping", "RequirementResult",
     "Attestation", "Policy", "PolicyVersion", "ReviewCadence", "ReviewComment", "ReviewDecision", "ReviewRequest",
     "Risk", "RiskMatrix", "SensitiveFinding", "SensitiveScan", "EvaluationRun",
+    "GatewayBudget", "GatewayProvider", "GatewayRoute", "GatewaySpend", "GuardrailEvent", "GuardrailPolicy",
+    "PromptLog", "UsageRecord", "VirtualKey",
 ]

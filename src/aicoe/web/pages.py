@@ -55,6 +55,7 @@ NAV: list[NavItem] = [
     NavItem("Reviews", "/reviews", "review:read"),
     NavItem("Sensitive data", "/sensitive", "sensitive:read"),
     NavItem("Evaluations", "/evaluations", "evaluation:read"),
+    NavItem("Gateway", "/gateway", "gateway:read"),
     NavItem("Users & roles", "/admin/users", "user:read"),
     NavItem("Audit trail", "/audit", "audit:read"),
     NavItem("Jobs", "/jobs", "job:read"),

@@ -23,6 +23,8 @@ from aicoe.compliance import (
 from aicoe.evaluation import api as evaluation_api
 from aicoe.evaluation import views as evaluation_views
 from aicoe.files import api as files_api
+from aicoe.gateway import api as gateway_api
+from aicoe.gateway import views as gateway_views
 from aicoe.inventory import api_assets, api_lineage, api_mlflow, api_systems, views_assets, views_lineage, views_systems
 from aicoe.jobs import api as jobs_api
 from aicoe.jobs import views as jobs_views
@@ -51,13 +53,13 @@ API_ROUTERS = [auth_api.router, org_api.router, audit_api.router, jobs_api.route
                api_systems.router, api_assets.router, api_lineage.router, api_mlflow.router,
                api_catalogs.router, api_classification.router, api_assessments.router, api_controls.router,
                api_evidence.router, risk_api.router, policy_api.router, reviews_api.router, sensitive_api.router,
-               evaluation_api.router]
+               evaluation_api.router, gateway_api.router]
 VIEW_ROUTERS = [home.router, auth_views.router, org_views.router, audit_views.router, jobs_views.router,
                 strategy_views.router, value_views.router, portfolio_views.router, lifecycle_views.router,
                 views_systems.router, views_assets.router, views_lineage.router, views_catalogs.router,
                 views_classification.router, views_assessments.router, views_controls.router, views_evidence.router,
                 risk_views.router, policy_views.router, reviews_views.router, sensitive_views.router,
-                evaluation_views.router]
+                evaluation_views.router, gateway_views.router]
 
 
 def mount(app: FastAPI) -> None:
