@@ -84,11 +84,11 @@ FILLER = (
 
 PROFILED = """
 import cProfile, sys
-from aicoe.cli.main import app
-out, sys.argv = sys.argv[1], ["aicoe", *sys.argv[2:]]
+from aicoe.gateway.serve import main
+out, args = sys.argv[1], sys.argv[2:]
 profiler = cProfile.Profile()
 try:
-    profiler.runcall(app)
+    profiler.runcall(main, args)
 except SystemExit:
     pass
 finally:
@@ -577,7 +577,8 @@ def run_aicoe(args: argparse.Namespace, workdir: Path, upstream: str, body: byte
     serve_args = ["gateway", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
     command = [str(Path(sys.executable).parent / "aicoe"), *serve_args]
     if args.profile:
-        command = [sys.executable, "-c", PROFILED, str(args.profile.resolve()), *serve_args]
+        # the server process `aicoe gateway serve` execs into, profiled (one worker)
+        command = [sys.executable, "-c", PROFILED, str(args.profile.resolve()), "127.0.0.1", str(port), "1"]
     base = f"http://127.0.0.1:{port}"
     plain_h = [{"Authorization": f"Bearer {raw['plain']}", "Content-Type": "application/json"}]
     guard_h = [{"Authorization": f"Bearer {raw['guarded']}", "Content-Type": "application/json"}]

@@ -19,6 +19,7 @@ import hashlib
 import re
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ from aicoe.engines.evaluation.spec import ColumnSpec, Options
 from aicoe.evaluation.service import JOB_KIND, check_policy, headline
 from aicoe.files import service as files_service
 from aicoe.files.locations import resolve_location
-from aicoe.jobs.records import InlineContext, guarded
+from aicoe.jobs.records import InlineContext, guarded, record_failure
 from aicoe.jobs.registry import JobContext, PermanentJobError, job_handler
 from aicoe.models.evaluation import EvaluationRun
 from aicoe.models.files import StoredFile
@@ -169,17 +170,6 @@ def _record(session: Session, plan: Plan, result: EvaluationResult, sha256: str)
             "checks_total": run.checks_total, "checks_failed": run.checks_failed}
 
 
-def _fail(ctx: JobContext, run_id: int, status: str, message: str) -> None:
-    with ctx.session(write=True) as session:
-        run = session.get(EvaluationRun, run_id)
-        if run is not None:
-            run.status, run.error, run.finished_at = status, message, utcnow()
-            diff = ledger.changed(run)
-            session.flush()
-            ledger.append(session, ledger.SYSTEM, "fail" if status == "failed" else "cancel", "evaluation_run",
-                          run.id, diff)
-
-
 # --- the handler -----------------------------------------------------------------------------------------------
 
 @job_handler(JOB_KIND)
@@ -198,8 +188,9 @@ def evaluation_run_job(ctx: JobContext) -> dict[str, Any]:
             return _record(session, plan, result, sha256)
 
     # an EvaluationError is the data or the spec: the engine's message names the problem
-    return guarded(ctx, work, lambda status, message: _fail(ctx, run_id, status, message), cancelled=CANCELLED,
-                   failed=ENGINE_FAILED, gave_up=GAVE_UP, permanent=(EvaluationError,))
+    fail = partial(record_failure, ctx, EvaluationRun, "evaluation_run", run_id)
+    return guarded(ctx, work, fail, cancelled=CANCELLED, failed=ENGINE_FAILED, gave_up=GAVE_UP,
+                   permanent=(EvaluationError,))
 
 
 def run_now(session: Session, settings: Settings, run_id: int) -> dict[str, Any]:

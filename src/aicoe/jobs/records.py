@@ -12,8 +12,10 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from aicoe.audit import ledger
 from aicoe.config import Settings
 from aicoe.core.errors import DomainError
+from aicoe.core.time import utcnow
 from aicoe.jobs.registry import JobCancelled, JobContext, LeaseLost, PermanentJobError, WorkerStopping
 from aicoe.models.jobs import Job
 
@@ -25,6 +27,20 @@ class JobRecord(Protocol):
     id: int
     job_id: int | None
     status: str
+
+
+def record_failure(ctx: JobContext, model: type[Any], entity_type: str, record_id: int, status: str,
+                   message: str) -> None:
+    """Mark the record ``failed`` or ``cancelled`` with ``message`` (its ``error``), audited, in a transaction of
+    its own (the work's transaction may be gone)."""
+    with ctx.session(write=True) as session:
+        record = session.get(model, record_id)
+        if record is not None:
+            record.status, record.error, record.finished_at = status, message, utcnow()
+            diff = ledger.changed(record)
+            session.flush()
+            ledger.append(session, ledger.SYSTEM, "fail" if status == "failed" else "cancel", entity_type,
+                          record.id, diff)
 
 
 def shown_statuses(session: Session, records: Sequence[JobRecord]) -> dict[int, str]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ from aicoe.engines.sensitive.scanner import CONFIDENCE, FindingGroup, ScanResult
 from aicoe.files import service as files_service
 from aicoe.files.locations import resolve_location
 from aicoe.files.store import human_size
-from aicoe.jobs.records import InlineContext, guarded
+from aicoe.jobs.records import InlineContext, guarded, record_failure
 from aicoe.jobs.registry import JobContext, PermanentJobError, job_handler
 from aicoe.models.files import StoredFile
 from aicoe.models.sensitive import SensitiveFinding, SensitiveScan
@@ -176,17 +177,6 @@ def _update_dataset(session: Session, scan: SensitiveScan, plan: Plan) -> None:
                   {**diff, "sensitive_scan_id": [None, scan.id]})
 
 
-def _fail(ctx: JobContext, scan_id: int, status: str, message: str) -> None:
-    with ctx.session(write=True) as session:
-        scan = session.get(SensitiveScan, scan_id)
-        if scan is not None:
-            scan.status, scan.error, scan.finished_at = status, message, utcnow()
-            diff = ledger.changed(scan)
-            session.flush()
-            ledger.append(session, ledger.SYSTEM, "fail" if status == "failed" else "cancel", "sensitive_scan",
-                          scan.id, diff)
-
-
 # --- the handler -----------------------------------------------------------------------------------------------
 
 @job_handler(JOB_KIND)
@@ -204,8 +194,8 @@ def scan_dataset_job(ctx: JobContext) -> dict[str, Any]:
         with ctx.session(write=True) as session:
             return _record(session, plan, result)
 
-    return guarded(ctx, work, lambda status, message: _fail(ctx, scan_id, status, message), cancelled=CANCELLED,
-                   failed=ENGINE_FAILED, gave_up=GAVE_UP)
+    fail = partial(record_failure, ctx, SensitiveScan, "sensitive_scan", scan_id)
+    return guarded(ctx, work, fail, cancelled=CANCELLED, failed=ENGINE_FAILED, gave_up=GAVE_UP)
 
 
 def run_now(session: Session, settings: Settings, scan_id: int) -> dict[str, Any]:
