@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/fairness.py --fairlearn-max-rows 1000000
 	$(BIN)/python bench/drift.py
 	$(BIN)/python bench/scale.py --rows 20_000_000
+	$(BIN)/python bench/gateway.py --litellm-rss-requests 20000
 
 clean:
 	rm -rf $(VENV) .pytest_cache
