@@ -119,11 +119,11 @@ def _tree(pid: int) -> list[int]:
             except OSError:
                 continue
             parents.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
         found.append(current)
-        todo.extend(parents.get(current, []))
+        pending.extend(parents.get(current, []))
     return found
 
 
