@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from aicoe.core.db import make_engine, make_sessionmaker, session_scope
 from aicoe.gateway.limits import (
@@ -30,7 +30,7 @@ from aicoe.gateway.limits import (
 )
 from aicoe.gateway.limits_db import DbLimitStore, reclaim_stale, reset_reserved
 from aicoe.gateway.limits_redis import RedisLimitStore
-from aicoe.models.gateway import GatewaySpend
+from aicoe.models.gateway import GatewayReservation, GatewaySpend
 from tests.conftest import fresh_sqlite
 from tests.factories import make_settings
 
@@ -336,21 +336,26 @@ def test_db_reclaim_stale_and_reset(sqlite_template: Path, tmp_path: Path) -> No
     clock = Clock()
     day, total = BudgetRef("key", 1, "day", 1_000), BudgetRef("key", 1, "total", 1_000)
 
-    async def body() -> None:
+    async def body(refs: list[BudgetRef]) -> None:
         store = DbLimitStore(factory, clock=clock)
         await store.admit(1, 10, 100, 5)
-        await store.reserve([day, total], 300)
+        await store.reserve(refs, 300)
 
-    asyncio.run(body())
+    asyncio.run(body([day, total]))
     with session_scope(factory) as session:
-        assert reclaim_stale(session, now=T0 + 90) == 0  # the windows are still read, the day not over
-        assert reclaim_stale(session, now=T0 + DAY + 120) == 3  # two old windows, the ended day's reservation
+        assert reclaim_stale(session, now=T0 + 90) == 0  # the windows are still read, the reservation not expired
+        # two old windows and the expired reservation's two budget rows
+        assert reclaim_stale(session, now=T0 + DAY + 120) == 4
         rows = session.execute(select(GatewaySpend.scope, GatewaySpend.period_start,
                                       GatewaySpend.reserved_micros)).all()
-        assert sorted(rows) == [("key", "2026-01-01", 0), ("key", "total", 300)]
+        assert sorted(rows) == [("key", "2026-01-01", 0), ("key", "total", 0)]
+    clock.t = T0 + DAY + 180
+    asyncio.run(body([total]))
+    with session_scope(factory) as session:
         assert reset_reserved(session) == 1
         assert session.execute(select(GatewaySpend.reserved_micros).where(
             GatewaySpend.period_start == "total")).scalar() == 0
+        assert session.execute(select(func.count()).select_from(GatewayReservation)).scalar() == 0
     engine.dispose()
 
 

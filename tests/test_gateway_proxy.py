@@ -40,6 +40,7 @@ from aicoe.gateway import errors
 from aicoe.gateway.app import create_gateway_app
 from aicoe.gateway.limits import BudgetRef, LimitStore
 from aicoe.gateway.runtime import GatewayRuntime
+from aicoe.gateway.serve import CORK_LIMIT, CorkedTransport
 from aicoe.gateway.stub_upstream import StubState, make_stub_app, serve_in_thread
 from aicoe.models.gateway import GatewayBudget, GatewaySpend, GuardrailEvent, PromptLog, UsageRecord
 from aicoe.models.org import BusinessUnit
@@ -215,6 +216,30 @@ def test_key_and_request_errors_are_openai_errors(world: World) -> None:
     outcomes = [(r.outcome, r.error) for r in world.rows(UsageRecord)]
     assert ("rejected", "model_not_allowed") in outcomes and ("error", "upstream 400") in outcomes
     assert all(r.key_id is not None for r in world.rows(UsageRecord))  # unknown keys leave no record
+
+
+def test_a_caller_leaving_while_the_upstream_thinks_cancels_the_call_at_once(world: World) -> None:
+    """Non-streamed: the caller's disconnect cancels the upstream call (no waiting for the answer); the call is
+    recorded as cancelled. A caller gone before its body arrived is cancelled too."""
+    world.provider_and_route()
+    _, raw = make_key(world.session, world.unit)
+    world.stub.stall(5.0)
+    body = b'{"model": "%s", "messages": [{"role": "user", "content": "hi"}]}' % ALIAS.encode()
+    with serve_gateway(world.settings, world.factory) as gw:
+        url = httpx2.URL(gw.base_url)
+        head = (f"POST /v1/chat/completions HTTP/1.1\r\nHost: {url.host}\r\nAuthorization: Bearer {raw}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+        with socket.create_connection((url.host, url.port)) as caller:
+            caller.sendall(head + body)
+            time.sleep(0.3)
+        with socket.create_connection((url.host, url.port)) as caller:
+            caller.sendall(head + body[:10])  # the rest never comes
+            time.sleep(0.3)
+        deadline = time.monotonic() + 3.0  # well before the stalled answer (5 s)
+        while len(world.rows(UsageRecord)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [(r.outcome, r.upstream_status) for r in world.rows(UsageRecord)] == [("cancelled", None)] * 2
+        assert world.stub.count("/v1/chat/completions") == 1
 
 
 def test_rpm_limit_answers_429_with_retry_after(world: World) -> None:
@@ -481,10 +506,57 @@ def test_gateway_serve_runs_workers_and_flushes_usage_on_stop(db_url: str, tmp_p
         client = openai.OpenAI(base_url=f"{base}/v1", api_key=raw, max_retries=0)
         for _ in range(4):
             client.chat.completions.create(model="demo-model", messages=[{"role": "user", "content": "hello"}])
+        answer = client.chat.completions.create(model="demo-model", messages=[{"role": "user", "content": "hello"}])
+        streamed = client.chat.completions.create(model="demo-model", stream=True,
+                                                  messages=[{"role": "user", "content": "hello"}])
+        assert "".join(c.choices[0].delta.content or "" for c in streamed if c.choices) \
+            == answer.choices[0].message.content
         assert "aicoe_gateway_requests_total" in httpx2.get(f"{base}/metrics").text
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=30)
-    assert [r.outcome for r in session.scalars(select(UsageRecord))] == ["ok"] * 4
+    assert [r.outcome for r in session.scalars(select(UsageRecord))] == ["ok"] * 6
     session.close()
     engine.dispose()
+
+
+class RecordingTransport:
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.closed = self.aborted = False
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(data)
+
+    def is_closing(self) -> bool:
+        return self.closed or self.aborted
+
+    def close(self) -> None:
+        self.closed = True
+
+    def abort(self) -> None:
+        self.aborted = True
+
+    def get_extra_info(self, name: str) -> str:
+        return f"info:{name}"
+
+
+def test_corked_transport_joins_the_writes_of_one_loop_step() -> None:
+    async def scenario() -> RecordingTransport:
+        real = RecordingTransport()
+        corked = CorkedTransport(real, asyncio.get_running_loop())  # type: ignore[arg-type]
+        corked.write(b"head ")
+        corked.write(b"body")
+        assert real.writes == []
+        await asyncio.sleep(0)
+        assert real.writes == [b"head body"]
+        corked.write(b"x" * (CORK_LIMIT + 1))  # past the limit: at once
+        assert real.writes[-1] == b"x" * (CORK_LIMIT + 1)
+        corked.write(b"last")
+        corked.close()  # flushes first
+        assert (real.writes[-1], real.closed, corked.get_extra_info("peername")) == (b"last", True, "info:peername")
+        await asyncio.sleep(0)
+        assert len(real.writes) == 3  # the pending flush found nothing left
+        return real
+
+    asyncio.run(scenario())

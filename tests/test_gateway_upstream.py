@@ -6,14 +6,15 @@ from __future__ import annotations
 import asyncio
 import math
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
 
-import httpx2
 import openai
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from aicoe.gateway import demo_upstream
 from aicoe.gateway.resilience import (
@@ -40,7 +41,10 @@ from aicoe.gateway.upstream import (
     UpstreamError,
     Upstreams,
     UpstreamStream,
+    lines,
 )
+from tests.raw_http import RawRequest, RawServer
+from tests.raw_http import head as raw_head
 
 pytestmark = pytest.mark.anyio
 CONTENT = "alpha beta gamma delta epsilon"
@@ -259,15 +263,30 @@ async def test_one_pool_carries_hundreds_of_concurrent_streams(stub, upstreams) 
     assert state.completed_streams == 200
 
 
-def raw_upstream(*bodies: bytes) -> Upstreams:
-    """Upstreams over a transport that answers the given bodies in turn (SSE framing cases the stub never sends)."""
-    answers = iter(bodies)
+@pytest.fixture
+async def raw_upstream() -> AsyncIterator[Callable[..., Awaitable[tuple[Upstreams, str]]]]:
+    """Upstreams and a base URL whose server answers the given bodies in turn (SSE framing cases the stub never
+    sends); a body given as a tuple is written in pieces, a few milliseconds apart."""
+    servers: list[RawServer] = []
 
-    def handler(request: httpx2.Request) -> httpx2.Response:
-        return httpx2.Response(200, content=next(answers), headers={"content-type": "text/event-stream"})
+    async def make(*bodies: bytes | tuple[bytes, ...]) -> tuple[Upstreams, str]:
+        answers = iter(bodies)
 
-    return Upstreams(client=httpx2.AsyncClient(transport=httpx2.MockTransport(handler)),
-                     retry=RetryPolicy(base_delay_s=0.0))
+        async def handler(request: RawRequest, writer: asyncio.StreamWriter) -> None:
+            body = next(answers)
+            pieces = body if isinstance(body, tuple) else (body,)
+            writer.write(raw_head(sum(map(len, pieces)), content_type="text/event-stream"))
+            for piece in pieces:
+                writer.write(piece)
+                await writer.drain()
+                await asyncio.sleep(0.005)
+
+        servers.append(server := await RawServer(handler).start())
+        return Upstreams(retry=RetryPolicy(base_delay_s=0.0)), f"{server.url}/v1"
+
+    yield make
+    for server in servers:
+        await server.close()
 
 
 def sse(*events: str) -> bytes:
@@ -277,33 +296,61 @@ def sse(*events: str) -> bytes:
 CHUNK = '{"choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": null}]}'
 
 
-async def test_sse_framing_comments_events_and_a_missing_done() -> None:
+async def test_sse_framing_comments_events_and_a_missing_done(raw_upstream) -> None:
     unterminated = f"data: {CHUNK}".encode()
-    client = raw_upstream(sse(": keep-alive", f"event: message\ndata: {CHUNK}", f"data: {CHUNK}") + unterminated)
-    _, stream = await client.chat_stream([route(provider("http://up.test/v1"))], {"messages": MESSAGES})
+    client, base = await raw_upstream(sse(": keep-alive", f"event: message\ndata: {CHUNK}", f"data: {CHUNK}")
+                                      + unterminated)
+    _, stream = await client.chat_stream([route(provider(base))], {"messages": MESSAGES})
     assert streamed_text(await collect(stream)) == "hihihi"
     await client.aclose()
 
 
-async def test_an_error_event_mid_stream_and_invalid_json() -> None:
+async def test_sse_line_endings_split_across_reads(raw_upstream) -> None:
+    """CRLF and CR line endings, and a CRLF whose halves arrive in different reads, frame events like LF does."""
+    pieces = (f"data: {CHUNK}\r\n\r\n".encode(), f"data: {CHUNK}\r\rdata: {CHUNK}\r".encode(),
+              b"\n\r", b"\ndata: [DONE]\r\n\r\n")
+    client, base = await raw_upstream(pieces)
+    _, stream = await client.chat_stream([route(provider(base))], {"messages": MESSAGES})
+    assert streamed_text(await collect(stream)) == "hihihi"
+    await client.aclose()
+
+
+@given(body=st.binary(max_size=60).map(lambda b: b.replace(b"x", b"\r").replace(b"y", b"\n")),
+       cuts=st.lists(st.integers(min_value=0, max_value=60), max_size=6))
+def test_lines_match_splitlines_however_the_body_is_split(body: bytes, cuts: list[int]) -> None:
+    bounds = [0, *sorted(c for c in cuts if c <= len(body)), len(body)]
+    blocks = [body[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+
+    async def source() -> AsyncIterator[bytes]:
+        for block in blocks:
+            yield block
+
+    async def collected() -> list[bytes]:
+        return [line async for line in lines(source())]
+
+    assert asyncio.run(collected()) == body.splitlines()
+
+
+async def test_an_error_event_mid_stream_and_invalid_json(raw_upstream) -> None:
     error_event = '{"error": {"message": "overloaded", "type": "server_error"}}'
-    client = raw_upstream(sse(f"data: {CHUNK}", f"data: {error_event}"), sse("data: not json"), sse("data: [1]"))
-    _, stream = await client.chat_stream([route(provider("http://up.test/v1", max_retries=0))], {"messages": MESSAGES})
+    client, base = await raw_upstream(sse(f"data: {CHUNK}", f"data: {error_event}"), sse("data: not json"),
+                                      sse("data: [1]"))
+    _, stream = await client.chat_stream([route(provider(base, max_retries=0))], {"messages": MESSAGES})
     with pytest.raises(UpstreamError) as info:
         await collect(stream)
     assert info.value.message == STREAM_INTERRUPTED.format(alias="chat")
     assert info.value.body == {"error": {"message": "overloaded", "type": "server_error"}}
     for _ in range(2):  # invalid first chunks: nothing released yet, so each is a failed attempt
         with pytest.raises(UpstreamError) as info:
-            await client.chat_stream([route(provider("http://up.test/v1", max_retries=0))], {"messages": MESSAGES})
+            await client.chat_stream([route(provider(base, max_retries=0))], {"messages": MESSAGES})
         assert (info.value.status, info.value.message) == (502, UPSTREAM_INVALID.format(alias="chat"))
     await client.aclose()
 
 
-async def test_a_non_json_answer_is_retried_as_invalid() -> None:
-    client = raw_upstream(b"<html>oops</html>", b"<html>oops</html>")
+async def test_a_non_json_answer_is_retried_as_invalid(raw_upstream) -> None:
+    client, base = await raw_upstream(b"<html>oops</html>", b"<html>oops</html>")
     with pytest.raises(UpstreamError) as info:
-        await client.chat([route(provider("http://up.test/v1", max_retries=1))], {"messages": MESSAGES})
+        await client.chat([route(provider(base, max_retries=1))], {"messages": MESSAGES})
     assert (info.value.status, info.value.message) == (502, UPSTREAM_INVALID.format(alias="chat"))
     assert client.breakers.get(1).failures == 2
     await client.aclose()

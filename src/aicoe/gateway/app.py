@@ -8,7 +8,8 @@ not run a mounted app's lifespan).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import gc
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -16,6 +17,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route, Router
+from starlette.types import Receive, Scope, Send
 
 from aicoe.config import Settings
 from aicoe.core.logging import configure_logging
@@ -25,6 +27,23 @@ from aicoe.gateway.proxy import Proxy, json_response
 from aicoe.gateway.runtime import GatewayRuntime
 
 NOT_FOUND = "Unknown API route: {method} {path}."
+# Collect the youngest generation after this many net allocations (Python's default: 700). A request allocates a few
+# hundred containers that die young by reference counting; collecting every ~2 requests would be wasted work.
+GC_GEN0_THRESHOLD = 10_000
+
+
+class Endpoint:
+    """A request-response endpoint as a plain ASGI app. Starlette wraps a function endpoint in exception-handler
+    plumbing (closures and a send wrapper per request) that the proxy never needs: it answers every error itself."""
+
+    __slots__ = ("handler",)
+
+    def __init__(self, handler: Callable[[Request], Awaitable[Response]]) -> None:
+        self.handler = handler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self.handler(Request(scope, receive, send))
+        await response(scope, receive, send)
 
 
 def v1_router(proxy: Proxy) -> Router:
@@ -35,9 +54,9 @@ def v1_router(proxy: Proxy) -> Router:
         await error.response()(scope, receive, send)
 
     return Router(routes=[
-        Route("/chat/completions", proxy.chat, methods=["POST"]),
-        Route("/embeddings", proxy.embeddings, methods=["POST"]),
-        Route("/models", proxy.models, methods=["GET"]),
+        Route("/chat/completions", Endpoint(proxy.chat), methods=["POST"], name="chat"),
+        Route("/embeddings", Endpoint(proxy.embeddings), methods=["POST"], name="embeddings"),
+        Route("/models", Endpoint(proxy.models), methods=["GET"], name="models"),
     ], default=not_found)
 
 
@@ -56,14 +75,28 @@ def health_endpoint(runtime: GatewayRuntime):  # noqa: ANN201
     return health
 
 
+def settle_garbage_collector() -> None:
+    """Move what start-up allocated (modules, the configuration, compiled guards: hundreds of thousands of objects
+    that live as long as the process) out of the collector's reach, and collect the young generation less often.
+    A full collection otherwise walks all of them, a pause of several milliseconds that shows in the p99 latency;
+    afterwards it walks only what requests allocated since."""
+    gc.collect()
+    gc.freeze()
+    _, gen1, gen2 = gc.get_threshold()
+    gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)
+
+
 def create_gateway_app(settings: Settings, session_factory: sessionmaker[Session] | None = None, *,
-                       runtime: GatewayRuntime | None = None) -> Starlette:
-    """The standalone gateway; its lifespan starts and stops the runtime."""
+                       runtime: GatewayRuntime | None = None, tune_gc: bool = False) -> Starlette:
+    """The standalone gateway; its lifespan starts and stops the runtime (and, with ``tune_gc``, which only a
+    process of its own should ask for, then settles the garbage collector)."""
     runtime = runtime or GatewayRuntime(settings, session_factory)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await runtime.start()
+        if tune_gc:
+            settle_garbage_collector()
         try:
             yield
         finally:
@@ -92,4 +125,4 @@ def app_from_env() -> Starlette:
     """The uvicorn factory of ``aicoe gateway serve``: each worker process builds its app from the environment."""
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
-    return create_gateway_app(settings)
+    return create_gateway_app(settings, tune_gc=True)

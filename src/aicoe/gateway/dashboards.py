@@ -5,7 +5,9 @@ Counts, tokens and cost are SQL ``GROUP BY`` sums. Latency percentiles cannot be
 percentile function, so p50/p95 are computed here by nearest rank over a bounded sample: the most recent
 ``LATENCY_SAMPLE`` requests of each group, picked in SQL with ``row_number()`` (one query, at most
 ``LATENCY_SAMPLE`` rows per group however long the history). An intervention is a request whose guardrail outcome
-was "blocked" or "anonymised"; log-only findings are not interventions.
+was "blocked" or "anonymised"; log-only findings are not interventions. Usage records of guardrails' embedding calls
+(endpoint ``guardrail_embeddings``) add their tokens and cost to the request's use case, unit and model but are not
+requests: they count in no request, error or latency figure.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from sqlalchemy.orm import Session
 from aicoe.auth.principal import Actor, in_scope, scope_of
 from aicoe.core.time import utcnow
 from aicoe.gateway import budgets
-from aicoe.models.gateway import GatewayBudget, UsageRecord, VirtualKey
+from aicoe.models.gateway import GUARDRAIL_EMBEDDINGS, GatewayBudget, UsageRecord, VirtualKey
 from aicoe.models.org import BusinessUnit
 from aicoe.models.portfolio import UseCase
 
@@ -111,12 +113,16 @@ def _where(principal: Actor, win: Window) -> ColumnElement[bool]:
                 in_scope(UsageRecord.business_unit_id, scope_of(principal, READ)))
 
 
+def _count_if(condition: ColumnElement[bool]) -> ColumnElement[Any]:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
 def _aggregate(session: Session, where: ColumnElement[bool], group: ColumnElement[Any] | None) -> list[Any]:
-    sums = [func.count(UsageRecord.id), func.coalesce(func.sum(UsageRecord.tokens_in), 0),
+    request = UsageRecord.endpoint != GUARDRAIL_EMBEDDINGS
+    sums = [_count_if(request), func.coalesce(func.sum(UsageRecord.tokens_in), 0),
             func.coalesce(func.sum(UsageRecord.tokens_out), 0), func.coalesce(func.sum(UsageRecord.cost_micros), 0),
-            func.coalesce(func.sum(case((UsageRecord.guardrail == "blocked", 1), else_=0)), 0),
-            func.coalesce(func.sum(case((UsageRecord.guardrail.in_(INTERVENED), 1), else_=0)), 0),
-            func.coalesce(func.sum(case((UsageRecord.outcome == "error", 1), else_=0)), 0)]
+            _count_if(UsageRecord.guardrail == "blocked"), _count_if(UsageRecord.guardrail.in_(INTERVENED)),
+            _count_if(request & (UsageRecord.outcome == "error"))]
     if group is None:
         return [(None, *session.execute(select(*sums).where(where)).one())]
     return list(session.execute(select(group, *sums).where(where).group_by(group)))
@@ -127,7 +133,8 @@ def _latencies(session: Session, where: ColumnElement[bool],
     """The latencies of each group's most recent ``LATENCY_SAMPLE`` requests, ascending."""
     key = group if group is not None else literal(0)
     rank = func.row_number().over(partition_by=group, order_by=UsageRecord.id.desc())
-    inner = select(key.label("g"), UsageRecord.latency_ms.label("ms"), rank.label("rank")).where(where).subquery()
+    inner = (select(key.label("g"), UsageRecord.latency_ms.label("ms"), rank.label("rank"))
+             .where(where, UsageRecord.endpoint != GUARDRAIL_EMBEDDINGS).subquery())
     out: dict[Any, list[float]] = {}
     for g, ms in session.execute(select(inner.c.g, inner.c.ms).where(inner.c.rank <= LATENCY_SAMPLE)):
         out.setdefault(g if group is not None else None, []).append(float(ms))

@@ -9,7 +9,10 @@ what windows ``w - 1`` and ``w`` counted, and is admitted when that estimate plu
 limit. The arithmetic is integer (milliseconds), so both backends decide identically.
 
 Budgets are reserved for a request's maximum cost before it goes upstream, settled with the actual cost after
-(never more than reserved) and released on failure; a reservation over several budgets is all-or-nothing.
+(never more than reserved) and released on failure; a reservation over several budgets is all-or-nothing. A
+reservation not settled within ``RESERVATION_TTL_S`` is taken for one whose worker died and is given back: ten
+minutes, well past the longest legitimate request (a streamed answer may outlast the upstream read timeout, which
+bounds the wait between chunks, not the whole answer), and the same on both backends.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ TPM_EXCEEDED = "Rate limit reached: this key allows {limit} tokens per minute."
 TPM_TOO_LARGE = "This request needs {tokens} tokens but the key allows {limit} tokens per minute."
 BUDGET_EXCEEDED = "Budget exhausted: the {scope} {period} budget has no room for this request's maximum cost."
 NO_BACKEND = "gateway limits need AICOE_REDIS_URL or a database session factory"
+RESERVATION_TTL_S = 600.0
 
 Clock = Callable[[], float]
 
@@ -54,7 +58,8 @@ class BudgetRef:
 class Reservation:
     """What ``reserve`` holds: the budgets (with the period each was reserved in) and the maximum cost.
 
-    ``key_id``, ``tokens`` and ``window`` let ``settle`` correct the key's TPM count with the actual tokens.
+    ``key_id``, ``tokens`` and ``window`` let ``settle`` correct the key's TPM count with the actual tokens;
+    ``holds`` are the database backend's budget rows (``gateway_spend`` ids, in ``refs`` order).
     """
 
     token: str
@@ -64,6 +69,7 @@ class Reservation:
     key_id: int | None = None
     tokens: int = 0
     window: int = 0
+    holds: tuple[int, ...] = ()
 
 
 class LimitExceeded(Exception):

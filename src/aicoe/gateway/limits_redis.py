@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Sequence
 
 from aicoe.gateway.limits import (
+    RESERVATION_TTL_S,
     BudgetRef,
     Clock,
     Reservation,
@@ -31,7 +32,6 @@ from aicoe.gateway.limits import (
 DEFAULT_PREFIX = "aicoe:gw:"
 REAP_BATCH = 16
 BUDGET_GRACE_MS = 7 * 86_400_000
-RESERVATION_TTL_S = 600.0
 MAX_CONNECTIONS = 64
 POOL_WAIT_S = 5.0
 

@@ -9,6 +9,9 @@ and counted (``aicoe_gateway_usage_dropped_total``) so memory stays bounded.
 
 Prompt logs are redacted in the writer thread (``redact_for_log``), never on the request path, and raw text is
 kept only in memory until then.
+
+Guard checks that call the embedding route run in worker threads; they queue their usage rows through
+``add_threadsafe``, which hands them to the event loop the writer runs on.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ log = logging.getLogger("aicoe.gateway.metering")
 MAX_PENDING_BATCHES = 100
 WRITE_FAILED = "writing %d gateway usage rows failed (%s); they stay pending and are retried"
 DROPPED = "dropped %d gateway usage rows: the database stayed unavailable and the pending queue is full"
+NOT_RUNNING = "a %s usage row arrived while the usage writer was not running; it is not recorded"
 
 
 @dataclass
@@ -78,10 +82,12 @@ class UsageWriter:
         self._wake: asyncio.Event | None = None
         self._lock: asyncio.Lock | None = None
         self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._closing = False
 
     def start(self) -> None:
         self._wake, self._lock = asyncio.Event(), asyncio.Lock()
+        self._loop = asyncio.get_running_loop()
         self._task = asyncio.create_task(self._run(), name="gateway-usage-writer")
 
     def add(self, usage: dict[str, Any], events: list[dict[str, Any]] | None = None,
@@ -97,6 +103,14 @@ class UsageWriter:
         metrics.USAGE_PENDING.set(len(pending))
         if len(pending.usage) >= self._batch_size and self._wake is not None:
             self._wake.set()
+
+    def add_threadsafe(self, usage: dict[str, Any]) -> None:
+        """``add`` from a worker thread: the buffer belongs to the event loop, so the row is handed to it."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            log.warning(NOT_RUNNING, usage.get("endpoint", ""))
+            return
+        loop.call_soon_threadsafe(self.add, usage)
 
     @property
     def pending(self) -> int:

@@ -9,6 +9,8 @@ Labels never carry key material or text: aliases, statuses, outcomes, rule ids a
 from __future__ import annotations
 
 import os
+from functools import lru_cache
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -42,6 +44,16 @@ USAGE_PENDING = Gauge("aicoe_gateway_usage_pending", "Usage records, guardrail e
                       "written", multiprocess_mode="sum")
 USAGE_DROPPED = Counter("aicoe_gateway_usage_dropped_total", "Records dropped because the database stayed unavailable "
                         "while the pending queue was full")
+GUARD_EMBEDDINGS = Counter("aicoe_gateway_guardrail_embedding_calls_total", "Calls guardrails made to the embedding "
+                           "route to compare text with denied topics' examples, by alias and outcome (ok, error)",
+                           ["alias", "outcome"])
+
+
+@lru_cache(maxsize=4096)
+def child(metric: Any, *values: str) -> Any:
+    """``metric.labels(*values)``, cached: the lookup (label validation, a lock, a dict) costs microseconds per call,
+    several times per request, and label values come from the configuration (aliases, rules), so they are few."""
+    return metric.labels(*values)
 
 
 def render() -> tuple[bytes, str]:

@@ -34,7 +34,7 @@ from aicoe.gateway.errors import GatewayError
 from aicoe.gateway.keys import hash_key
 from aicoe.gateway.limits import LimitExceeded, Reservation
 from aicoe.gateway.metering import PromptEntry
-from aicoe.gateway.runtime import GatewayRuntime
+from aicoe.gateway.runtime import GUARD_CALLER, GatewayRuntime, GuardCaller
 from aicoe.gateway.service import KeyConfig
 from aicoe.gateway.upstream import RouteConfig, UpstreamError
 
@@ -109,7 +109,7 @@ class Call:
         key = self.key
         now = utcnow()
         for f in verdict.findings:
-            metrics.GUARDRAIL.labels(f.rule, f.action, direction).inc()
+            metrics.child(metrics.GUARDRAIL, f.rule, f.action, direction).inc()
             self.events.append({
                 "ts": now, "request_id": self.request_id, "key_id": key.id if key else None,
                 "use_case_id": key.use_case_id if key else None, "policy_id": self.policy_id,
@@ -132,25 +132,35 @@ def render_messages(messages: Sequence[Any]) -> str:
                      if isinstance(m, Mapping))
 
 
-async def _wait_disconnect(request: Request) -> None:
-    while (await request.receive())["type"] != "http.disconnect":
-        pass
-
-
 async def until_disconnect(request: Request, work: Awaitable[T]) -> T:
-    """Await ``work`` unless the caller disconnects first; then cancel it (closing its upstream call)."""
-    task = asyncio.ensure_future(work)
-    watcher = asyncio.ensure_future(_wait_disconnect(request))
+    """Await ``work`` unless the caller disconnects first; then cancel it (closing its upstream call).
+
+    ``work`` runs in the request's own task; one watcher task cancels that task when the caller goes (cheaper
+    than a task for ``work`` and a wait on both)."""
+    task = asyncio.current_task()
+    assert task is not None
+    gone = False
+
+    async def watch() -> None:
+        nonlocal gone
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+        gone = True
+        task.cancel()
+
+    watcher = asyncio.ensure_future(watch())
     try:
-        await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
+        result = await work
+    except asyncio.CancelledError:
+        if gone and task.uncancel() == 0:  # ours, not a cancellation from outside (server shutdown)
+            raise ClientGone from None
+        raise
     finally:
         watcher.cancel()
-        if not task.done():
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-    if task.cancelled():
+    if gone:  # the caller left as ``work`` finished: it consumed our cancellation
+        task.uncancel()
         raise ClientGone
-    return task.result()
+    return result
 
 
 class Proxy:
@@ -183,14 +193,18 @@ class Proxy:
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             raise GatewayError(413, errors.BODY_TOO_LARGE.format(limit=limit), code="request_too_large")
-        chunks, size = [], 0
-        async for chunk in request.stream():
+        chunks, size, more = [], 0, True
+        while more:  # ASGI messages read directly: Request.stream()'s async generator costs more per request
+            message = await request.receive()
+            if message["type"] == "http.disconnect":
+                raise ClientGone
+            chunk, more = message.get("body", b""), message.get("more_body", False)
             size += len(chunk)
             if size > limit:
                 raise GatewayError(413, errors.BODY_TOO_LARGE.format(limit=limit), code="request_too_large")
             chunks.append(chunk)
         try:
-            body = json.loads(b"".join(chunks))
+            body = json.loads(chunks[0] if len(chunks) == 1 else b"".join(chunks))
         except ValueError:
             raise GatewayError(400, errors.INVALID_JSON, code="invalid_json") from None
         if not isinstance(body, dict):
@@ -238,7 +252,7 @@ class Proxy:
 
     @staticmethod
     def limit_error(exc: LimitExceeded) -> GatewayError:
-        metrics.LIMIT_REJECTIONS.labels(exc.kind, exc.scope).inc()
+        metrics.child(metrics.LIMIT_REJECTIONS, exc.kind, exc.scope).inc()
         headers = errors.retry_after_headers(exc.retry_after) if exc.kind != "budget" else {}
         if exc.kind == "budget" or exc.retry_after is None:
             headers["x-should-retry"] = "false"  # the OpenAI SDKs honour this: waiting a few seconds will not help
@@ -249,9 +263,14 @@ class Proxy:
 
     @staticmethod
     async def guarded(call: Call, direction: str, check: Callable[..., T], *args: Any) -> T:
-        """Run a guard check, in a worker thread when it may wait on the embedding route."""
+        """Run a guard check, in a worker thread when it may wait on the embedding route (whose calls are metered
+        to this call: the thread gets a copy of ``GUARD_CALLER``)."""
         if direction in call.offload:
-            return await asyncio.to_thread(check, *args)
+            caller = GUARD_CALLER.set(GuardCaller(call.request_id, call.key))
+            try:
+                return await asyncio.to_thread(check, *args)
+            finally:
+                GUARD_CALLER.reset(caller)
         return check(*args)
 
     async def guard_input(self, call: Call, guard: Guard, check: Callable[[], Verdict]) -> Verdict:
@@ -275,17 +294,17 @@ class Proxy:
     def finish(self, call: Call, status: int, outcome: str, error: str = "") -> None:
         """Metrics and the usage record of a finished call (none for an unauthenticated one)."""
         elapsed = time.perf_counter() - call.started
-        metrics.REQUESTS.labels(call.alias, str(status), outcome).inc()
-        metrics.OVERHEAD.labels(call.endpoint).observe(max(elapsed - call.upstream_s, 0.0))
+        metrics.child(metrics.REQUESTS, call.alias, str(status), outcome).inc()
+        metrics.child(metrics.OVERHEAD, call.endpoint).observe(max(elapsed - call.upstream_s, 0.0))
         key = call.key
         if key is None:
             return
         route = call.route
         if route is not None:
-            metrics.UPSTREAM_LATENCY.labels(call.alias).observe(call.upstream_s)
-            metrics.TOKENS.labels(call.alias, "in").inc(call.tokens_in)
-            metrics.TOKENS.labels(call.alias, "out").inc(call.tokens_out)
-            metrics.COST.labels(call.alias).inc(call.cost)
+            metrics.child(metrics.UPSTREAM_LATENCY, call.alias).observe(call.upstream_s)
+            metrics.child(metrics.TOKENS, call.alias, "in").inc(call.tokens_in)
+            metrics.child(metrics.TOKENS, call.alias, "out").inc(call.tokens_out)
+            metrics.child(metrics.COST, call.alias).inc(call.cost)
         now = utcnow()
         usage = {
             "ts": now, "request_id": call.request_id, "key_id": key.id, "use_case_id": key.use_case_id,
@@ -349,7 +368,7 @@ class Proxy:
         config = self.rt.config
         assert config is not None
         aliases = sorted(a for a in config.routes if not key.allowed_aliases or a in key.allowed_aliases)
-        metrics.REQUESTS.labels("", "200", "ok").inc()
+        metrics.child(metrics.REQUESTS, "", "200", "ok").inc()
         return json_response({"object": "list", "data": [
             {"id": alias, "object": "model", "created": 0, "owned_by": "aicoe"} for alias in aliases]})
 
@@ -408,7 +427,8 @@ class Proxy:
         if key.logging in ("redacted", "full"):
             call.prompt = render_messages(messages)
         restore: Mapping[str, str] = {}
-        if guard is not None:
+        if guard is not None and any(rule.applies_to("input") for rule in guard.policy.rules):
+            # (a policy with no input rule, limits included, has nothing to say about the prompt)
             verdict = await self.guard_input(call, guard, lambda: guard.check_input(messages))
             if verdict.action == "anonymise" and verdict.messages is not None:
                 body["messages"] = verdict.messages

@@ -2,9 +2,10 @@
 written), and this job deletes the rows whose time has come, in batches so no transaction holds many rows.
 
 One audit event (action "purge") records how many rows went, never what they held. The same job reclaims what
-the limit store left behind: stale rate windows and reservations of ended periods in the database, and, with
-Redis, reservations past their deadline (a worker died holding them). Safe to repeat: a second run finds nothing
-to do. It runs as the background job ``gateway.retention``; queue it daily from cron.
+the limit store left behind: reservations past their expiry (a worker died holding them) in the database and, with
+Redis, in Redis too, and stale rate windows. Safe to repeat: a second run finds nothing to do. It runs as the
+background job ``gateway.retention``; queue it daily from cron (a reservation that an expired hold would refuse
+reclaims that hold itself, so the job only tidies up).
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ snapshot only when it changed, so a new key, a revoked key or an edited policy t
 and requests never wait on the database for configuration.
 
 Denied topics' examples are compared with prompts through the embedding route named by
-``gateway_guard_embedding_alias`` (``RouteEmbedder``). A guard is reused across reloads while its policy and that
+``gateway_guard_embedding_alias`` (``RouteEmbedder``), each call metered as a usage record of the request whose
+check made it. A guard is reused across reloads while its policy and that
 route are unchanged, so the examples' embeddings (kept by the guard) are computed once per policy version. Checks of
 a policy that embeds make blocking calls, so the proxy runs them in a worker thread (``offloaded``).
 """
@@ -16,6 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+import uuid
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 import httpx2
@@ -24,11 +30,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from aicoe.config import Settings
 from aicoe.core.db import make_engine, make_sessionmaker
+from aicoe.core.time import utcnow
 from aicoe.engines.guardrails.guard import Guard
 from aicoe.engines.guardrails.policy import GuardPolicy
-from aicoe.gateway import demo_upstream, errors, limits, metrics, service, upstream
+from aicoe.gateway import demo_upstream, errors, limits, metrics, service, tokens, upstream
 from aicoe.gateway.metering import UsageWriter
 from aicoe.gateway.upstream import RouteConfig, Upstreams
+from aicoe.models.gateway import GUARDRAIL_EMBEDDINGS
 
 log = logging.getLogger("aicoe.gateway")
 
@@ -46,38 +54,100 @@ class EmbeddingUnavailable(RuntimeError):
     """Every embedding route of the guardrails' alias failed; the guard applies the policy's fail-open rule."""
 
 
+@dataclass(frozen=True)
+class GuardCaller:
+    """The request a guard check runs for: its embedding calls are metered to this key and use case."""
+
+    request_id: str
+    key: service.KeyConfig | None
+
+
+# Set by the proxy around a check it runs in a worker thread (``asyncio.to_thread`` copies it into the thread).
+GUARD_CALLER: ContextVar[GuardCaller | None] = ContextVar("aicoe_gateway_guard_caller", default=None)
+Meter = Callable[[dict[str, Any]], None]
+
+
 class RouteEmbedder:
     """The guards' synchronous ``embed`` (texts -> vectors) over the routes of one embedding alias, tried in
     priority order, one attempt each: a guard check waits on it, so it falls back rather than retries. It runs in
-    the proxy's worker threads, hence a blocking client; kind ``demo`` is answered in process."""
+    the proxy's worker threads, hence a blocking client; kind ``demo`` is answered in process.
 
-    def __init__(self, routes: tuple[RouteConfig, ...], client: httpx2.Client) -> None:
+    With a ``meter`` (the gateway's usage writer), each attempt becomes one usage record of endpoint
+    ``guardrail_embeddings`` for the request in ``GUARD_CALLER``: tokens from the upstream's ``usage``, else the
+    input's bound, priced at the route's input price. Examples are embedded once per guard, on the first check
+    that needs them, so that check's request carries their cost."""
+
+    def __init__(self, routes: tuple[RouteConfig, ...], client: httpx2.Client, meter: Meter | None = None) -> None:
         self.routes = routes
         self._client = client
+        self._meter = meter
 
     def __call__(self, texts: list[str]) -> list[list[float]]:
         for route in self.routes:
+            started = time.perf_counter()
             try:
-                return self._embed(route, texts)
+                data = self._embed(route, texts)
+                vectors = [[float(value) for value in item["embedding"]]
+                           for item in sorted(data["data"], key=lambda item: item["index"])]
             except Exception as exc:  # noqa: BLE001 -- any failure falls back to the next route
                 log.warning(EMBEDDING_ROUTE_FAILED, route.alias, route.provider.id, type(exc).__name__)
+                self._record(route, started, None, exc)
+                continue
+            self._record(route, started, _prompt_tokens(data, texts), None)
+            return vectors
         raise EmbeddingUnavailable(EMBEDDING_UNAVAILABLE.format(alias=self.routes[0].alias))
 
-    def _embed(self, route: RouteConfig, texts: list[str]) -> list[list[float]]:
+    def _embed(self, route: RouteConfig, texts: list[str]) -> dict[str, Any]:
         body = {"model": route.upstream_model, "input": texts}
         if route.provider.kind == "demo":
-            data = demo_upstream.embeddings(body)
-        else:
-            provider = route.provider
-            url, params = upstream.endpoint(route, "embeddings")
-            timeout = httpx2.Timeout(connect=provider.connect_timeout_s, read=provider.read_timeout_s,
-                                     write=upstream.WRITE_TIMEOUT_S, pool=provider.connect_timeout_s)
-            response = self._client.post(url, params=params, json=body, headers=upstream.request_headers(provider),
-                                         timeout=timeout)
-            response.raise_for_status()
-            data = response.json()
-        items = sorted(data["data"], key=lambda item: item["index"])
-        return [[float(value) for value in item["embedding"]] for item in items]
+            return demo_upstream.embeddings(body)
+        provider = route.provider
+        url, params = upstream.endpoint(route, "embeddings")
+        timeout = httpx2.Timeout(connect=provider.connect_timeout_s, read=provider.read_timeout_s,
+                                 write=upstream.WRITE_TIMEOUT_S, pool=provider.connect_timeout_s)
+        response = self._client.post(url, params=params, json=body, headers=upstream.request_headers(provider),
+                                     timeout=timeout)
+        response.raise_for_status()
+        return response.json()
+
+    def _record(self, route: RouteConfig, started: float, tokens_in: int | None, exc: Exception | None) -> None:
+        """Count the attempt in the metrics and, with a meter, queue its usage record."""
+        outcome = "ok" if exc is None else "error"
+        cost = 0 if tokens_in is None else tokens.cost_micros(tokens_in, 0, route.price_input_micros_per_mtok,
+                                                                route.price_output_micros_per_mtok)
+        metrics.GUARD_EMBEDDINGS.labels(route.alias, outcome).inc()
+        if tokens_in is not None:
+            metrics.TOKENS.labels(route.alias, "in").inc(tokens_in)
+            metrics.COST.labels(route.alias).inc(cost)
+        if self._meter is None:
+            return
+        caller = GUARD_CALLER.get()
+        key = caller.key if caller is not None else None
+        response = getattr(exc, "response", None)
+        self._meter({
+            "ts": utcnow(), "request_id": caller.request_id if caller is not None else uuid.uuid4().hex,
+            "key_id": key.id if key else None, "use_case_id": key.use_case_id if key else None,
+            "ai_system_id": key.ai_system_id if key else None,
+            "business_unit_id": key.business_unit_id if key else None, "endpoint": GUARDRAIL_EMBEDDINGS,
+            "alias": route.alias[:120], "provider_id": route.provider.id, "upstream_model": route.upstream_model,
+            "stream": False, "tokens_in": tokens_in or 0, "tokens_out": 0, "cost_micros": cost,
+            "latency_ms": (time.perf_counter() - started) * 1000,
+            "upstream_status": getattr(response, "status_code", None) if exc is not None else 200,
+            "outcome": outcome, "guardrail": "pass", "error": "" if exc is None else type(exc).__name__[:200],
+        })
+
+
+def _prompt_tokens(data: dict[str, Any], texts: list[str]) -> int:
+    """The upstream's count of input tokens, else the gateway's upper bound for the texts."""
+    usage = data.get("usage")
+    if isinstance(usage, dict) and isinstance(usage.get("prompt_tokens"), int):
+        return usage["prompt_tokens"]
+    return tokens.embedding_input_bound({"input": texts})
+
+
+def embedding_routes(config: service.GatewayConfig, alias: str | None) -> tuple[RouteConfig, ...]:
+    """The enabled embedding routes of the guardrails' alias, in priority order (none without an alias)."""
+    return tuple(r for r in config.routes.get(alias or "", ()) if r.kind == "embedding")
 
 
 def embedding_directions(policy: GuardPolicy) -> frozenset[str]:
@@ -167,13 +237,12 @@ class GatewayRuntime:
 
     def _embedder(self, config: service.GatewayConfig) -> RouteEmbedder | None:
         """The embedder over the configured alias's embedding routes: the current one while they are unchanged."""
-        alias = self.settings.gateway_guard_embedding_alias
-        routes = tuple(r for r in config.routes.get(alias or "", ()) if r.kind == "embedding")
+        routes = embedding_routes(config, self.settings.gateway_guard_embedding_alias)
         if not routes or self._embed_client is None:
             return None
         if self.embedder is not None and self.embedder.routes == routes:
             return self.embedder
-        return RouteEmbedder(routes, self._embed_client)
+        return RouteEmbedder(routes, self._embed_client, meter=self.writer.add_threadsafe)
 
     def _version(self) -> str:
         with self.session_factory() as session:

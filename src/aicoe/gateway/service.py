@@ -31,6 +31,7 @@ from aicoe.gateway import budgets, policies, secrets
 from aicoe.gateway.limits import BudgetRef
 from aicoe.gateway.upstream import ProviderConfig, RouteConfig
 from aicoe.models.gateway import (
+    GUARDRAIL_EMBEDDINGS,
     GatewayBudget,
     GatewayProvider,
     GatewayRoute,
@@ -208,7 +209,8 @@ def _percentile(ordered: list[float], q: float) -> float | None:
 def usage_summary(session: Session, principal: Actor, group_by: str, *, start: datetime | None = None,
                   end: datetime | None = None) -> list[UsageGroup]:
     """Requests, tokens, cost, latency p50/p95, interventions (guardrail other than "pass") and errors per group,
-    within the caller's units, ``start`` inclusive and ``end`` exclusive. Percentiles are nearest-rank on both
+    within the caller's units, ``start`` inclusive and ``end`` exclusive. Guardrails' embedding calls add tokens
+    and cost, never requests, errors or latencies. Percentiles are nearest-rank on both
     backends: PostgreSQL's ``percentile_disc`` in SQL; on SQLite, in Python over at most ``LATENCY_SAMPLE`` rows
     (groups past that sample report none)."""
     column = _group_column(group_by).label("g")
@@ -218,18 +220,20 @@ def usage_summary(session: Session, principal: Actor, group_by: str, *, start: d
     if end is not None:
         where.append(UsageRecord.ts < end)
     postgres = session.get_bind().dialect.name == "postgresql"
+    request = UsageRecord.endpoint != GUARDRAIL_EMBEDDINGS
+    request_latency = case((request, UsageRecord.latency_ms))  # NULL for embedding calls: percentiles skip them
     aggregates: list[Any] = [
-        func.count(), func.coalesce(func.sum(UsageRecord.tokens_in), 0),
+        func.coalesce(func.sum(case((request, 1), else_=0)), 0), func.coalesce(func.sum(UsageRecord.tokens_in), 0),
         func.coalesce(func.sum(UsageRecord.tokens_out), 0), func.coalesce(func.sum(UsageRecord.cost_micros), 0),
         func.coalesce(func.sum(case((UsageRecord.guardrail != "pass", 1), else_=0)), 0),
-        func.coalesce(func.sum(case((UsageRecord.outcome == "error", 1), else_=0)), 0)]
+        func.coalesce(func.sum(case((request & (UsageRecord.outcome == "error"), 1), else_=0)), 0)]
     if postgres:
-        aggregates += [func.percentile_disc(0.5).within_group(UsageRecord.latency_ms),
-                       func.percentile_disc(0.95).within_group(UsageRecord.latency_ms)]
+        aggregates += [func.percentile_disc(0.5).within_group(request_latency),
+                       func.percentile_disc(0.95).within_group(request_latency)]
     rows = list(session.execute(select(column, *aggregates).where(*where).group_by(column).order_by(column)))
     latencies: dict[Any, list[float]] = {}
     if not postgres:
-        for value, latency in session.execute(select(column, UsageRecord.latency_ms).where(*where)
+        for value, latency in session.execute(select(column, UsageRecord.latency_ms).where(*where, request)
                                               .order_by(column, UsageRecord.latency_ms).limit(LATENCY_SAMPLE)):
             latencies.setdefault(value, []).append(latency)
     labels = _labels(session, group_by, [r[0] for r in rows])

@@ -1,7 +1,8 @@
 """Calls to OpenAI-compatible upstreams, with retries, fallback routes and a circuit breaker per provider.
 
-One ``Upstreams`` per process owns one ``httpx2.AsyncClient``: a keep-alive pool sized for hundreds of concurrent
-streams, so the hot path never opens a connection it could reuse. URL schemes:
+One ``Upstreams`` per process owns one ``http1.Client``: keep-alive pools per origin (one connection per request in
+flight, idle ones kept for reuse), so the hot path never opens a connection it could reuse, and a lean client
+whose per-request CPU is a fraction of a general-purpose one's. URL schemes:
 
 - ``openai`` and ``openai_compatible`` (vLLM, Ollama, llama.cpp server, providers' compatible endpoints):
   ``{base_url}/chat/completions`` with ``Authorization: Bearer <api_key>``; base_url includes ``/v1``.
@@ -31,15 +32,12 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-import httpx2
-
-from aicoe.gateway import demo_upstream
+from aicoe.gateway import demo_upstream, http1
 from aicoe.gateway.resilience import RETRYABLE_STATUSES, Breakers, CircuitBreaker, RetryPolicy, parse_retry_after
 
 PROVIDER_KINDS = ("openai", "azure_openai", "openai_compatible", "demo")
 OPENAI_BASE_URL = "https://api.openai.com/v1"
-POOL_LIMITS = httpx2.Limits(max_connections=1024, max_keepalive_connections=256, keepalive_expiry=30.0)
-WRITE_TIMEOUT_S = 30.0
+WRITE_TIMEOUT_S = 30.0  # the guardrails' synchronous embedding client (runtime.py); http1 needs none
 
 NO_ROUTE = "no upstream route is configured for this model"
 CIRCUIT_OPEN = "the upstream for model {alias} is unavailable after repeated failures; try again later"
@@ -113,27 +111,31 @@ def endpoint(route: RouteConfig, path: str) -> tuple[str, dict[str, str]]:
 
 
 def request_headers(provider: ProviderConfig) -> dict[str, str]:
-    """The provider's extra headers, then its credential (which they cannot override)."""
-    headers = dict(provider.headers)
-    if provider.api_key:
-        if provider.kind == "azure_openai":
-            headers["api-key"] = provider.api_key
-        else:
-            headers["Authorization"] = f"Bearer {provider.api_key}"
+    """The provider's extra headers, then its credential (which they cannot override, in any letter case)."""
+    if not provider.api_key:
+        return dict(provider.headers)
+    name, value = ("api-key", provider.api_key) if provider.kind == "azure_openai" else (
+        "Authorization", f"Bearer {provider.api_key}")
+    headers = {k: v for k, v in provider.headers.items() if k.lower() != name.lower()}
+    headers[name] = value
     return headers
 
 
-def _json_body(response: httpx2.Response) -> dict[str, Any] | None:
+def dumps(payload: Any) -> bytes:
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _json_body(content: bytes) -> dict[str, Any] | None:
     try:
-        data = response.json()
+        data = json.loads(content)
     except ValueError:
         return None
     return data if isinstance(data, dict) else None
 
 
-def _http_error(route: RouteConfig, response: httpx2.Response) -> UpstreamError:
-    status = response.status_code
-    body = _json_body(response)
+def _http_error(route: RouteConfig, response: http1.Response) -> UpstreamError:
+    status = response.status
+    body = _json_body(response.content)
     retry_after = parse_retry_after(response.headers.get("retry-after"))
     if status in RETRYABLE_STATUSES:
         gateway_status = 429 if status == 429 else 502
@@ -148,31 +150,49 @@ def _http_error(route: RouteConfig, response: httpx2.Response) -> UpstreamError:
 
 
 def _transport_error(route: RouteConfig, exc: Exception, template_timeout: str, template_other: str) -> UpstreamError:
-    if isinstance(exc, httpx2.TimeoutException):
+    if isinstance(exc, http1.Timeout):
         return UpstreamError(504, template_timeout.format(alias=route.alias), route=route)
     return UpstreamError(502, template_other.format(alias=route.alias), route=route)
 
 
-async def _sse_chunks(route: RouteConfig, response: httpx2.Response) -> AsyncIterator[dict[str, Any]]:
+async def lines(blocks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The lines of a body read in blocks (LF, CRLF or CR endings; a last unterminated line too), without their
+    endings: what ``bytes.splitlines`` gives for the whole body, however it is split."""
+    pending = b""
+    async for block in blocks:
+        buffer = pending + block if pending else block
+        end = len(buffer) - 1 if buffer.endswith(b"\r") else len(buffer)  # maybe the first half of a CRLF
+        cut = max(buffer.rfind(b"\n", 0, end), buffer.rfind(b"\r", 0, end))
+        if cut < 0:
+            pending = buffer
+            continue
+        pending = buffer[cut + 1:]
+        for line in buffer[:cut + 1].splitlines():
+            yield line
+    for line in pending.splitlines():
+        yield line
+
+
+async def _sse_chunks(route: RouteConfig, response: http1.Response) -> AsyncIterator[dict[str, Any]]:
     """The response's SSE ``data`` events as dicts, until ``[DONE]``; transport failures become UpstreamError.
     Comments (keep-alive pings) and ``event:`` lines are skipped."""
-    data: list[str] = []
+    data: list[bytes] = []
     try:
-        async for line in response.aiter_lines():
-            if line.startswith("data:"):
+        async for line in lines(response.aiter_bytes()):
+            if line.startswith(b"data:"):
                 data.append(line[5:].lstrip())
             elif not line and data:
-                payload, data = "\n".join(data), []
-                if payload == "[DONE]":
+                payload, data = b"\n".join(data), []
+                if payload == b"[DONE]":
                     return
                 yield _chunk(route, payload)
-    except httpx2.TransportError as exc:
+    except http1.TransportError as exc:
         raise _transport_error(route, exc, UPSTREAM_TIMEOUT, STREAM_INTERRUPTED) from None
-    if data and data != ["[DONE]"]:
-        yield _chunk(route, "\n".join(data))
+    if data and data != [b"[DONE]"]:
+        yield _chunk(route, b"\n".join(data))
 
 
-def _chunk(route: RouteConfig, payload: str) -> dict[str, Any]:
+def _chunk(route: RouteConfig, payload: bytes) -> dict[str, Any]:
     try:
         chunk = json.loads(payload)
     except ValueError:
@@ -251,10 +271,10 @@ class UpstreamStream:
 class Upstreams:
     """The process's upstream client: one connection pool, one circuit breaker per provider."""
 
-    def __init__(self, *, client: httpx2.AsyncClient | None = None, retry: RetryPolicy | None = None,
+    def __init__(self, *, client: http1.Client | None = None, retry: RetryPolicy | None = None,
                  breakers: Breakers | None = None, sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> None:
         self._owns_client = client is None
-        self._client = client or httpx2.AsyncClient(limits=POOL_LIMITS, timeout=httpx2.Timeout(120.0, connect=5.0))
+        self._client = client or http1.Client()
         self.retry = retry or RetryPolicy()
         self.breakers = breakers or Breakers()
         self._sleep = sleep
@@ -338,48 +358,47 @@ class Upstreams:
                 return route, result
         raise last or UpstreamError(404, NO_ROUTE)
 
-    def _build(self, route: RouteConfig, path: str, payload: dict[str, Any]) -> httpx2.Request:
+    async def _send(self, route: RouteConfig, path: str, payload: dict[str, Any], *,
+                    stream: bool) -> http1.Response:
+        """POST ``payload`` to the route's ``path``: a 2xx/3xx response (head only when ``stream``), else the
+        upstream's error as ``UpstreamError`` (``_Retryable`` when worth another try)."""
         provider = route.provider
         url, params = endpoint(route, path)
-        timeout = httpx2.Timeout(connect=provider.connect_timeout_s, read=provider.read_timeout_s,
-                                 write=WRITE_TIMEOUT_S, pool=provider.connect_timeout_s)
-        return self._client.build_request("POST", url, params=params, json=payload,
-                                          headers=request_headers(provider), timeout=timeout)
-
-    async def _send(self, route: RouteConfig, request: httpx2.Request, *, stream: bool) -> httpx2.Response:
         try:
-            response = await self._client.send(request, stream=stream)
-        except httpx2.TransportError as exc:
+            origin, target = http1.parse_url(url, tuple(params.items()))
+            request = http1.build_request("POST", origin, target, request_headers(provider).items(), dumps(payload))
+            response = await self._client.send(origin, request, connect_s=provider.connect_timeout_s,
+                                               read_s=provider.read_timeout_s, stream=stream)
+            if response.status < 400:
+                return response
+            if stream:
+                try:
+                    await response.aread()
+                finally:
+                    response.close()
+        except http1.TransportError as exc:
             raise _Retryable(_transport_error(route, exc, UPSTREAM_TIMEOUT, UPSTREAM_UNREACHABLE)) from None
-        if response.status_code < 400:
-            return response
-        try:
-            await response.aread()
-        except httpx2.TransportError as exc:
-            raise _Retryable(_transport_error(route, exc, UPSTREAM_TIMEOUT, UPSTREAM_UNREACHABLE)) from None
-        finally:
-            await response.aclose()
         error = _http_error(route, response)
-        if response.status_code in RETRYABLE_STATUSES:
+        if response.status in RETRYABLE_STATUSES:
             raise _Retryable(error)
         raise error
 
     async def _post_json(self, route: RouteConfig, path: str, payload: dict[str, Any]) -> dict[str, Any]:
-        response = await self._send(route, self._build(route, path, payload), stream=False)
-        data = _json_body(response)
+        response = await self._send(route, path, payload, stream=False)
+        data = _json_body(response.content)
         if data is None:
             raise _Retryable(UpstreamError(502, UPSTREAM_INVALID.format(alias=route.alias), route=route))
         return data
 
     async def _open_stream(self, route: RouteConfig, payload: dict[str, Any], strip_usage: bool) -> UpstreamStream:
-        response = await self._send(route, self._build(route, "chat/completions", payload), stream=True)
+        response = await self._send(route, "chat/completions", payload, stream=True)
         source = _sse_chunks(route, response)
 
         async def close() -> None:
             try:
                 await source.aclose()
             finally:
-                await response.aclose()
+                response.close()
 
         try:
             first = await anext(source)

@@ -5,7 +5,9 @@ The gateway's entry of a month is recognised by its note (``NOTE_PREFIX``) and h
 its amount and note with the month's current sum (through the value service, so the use case's realised totals
 and the audit trail follow), creates it when missing and deletes it when the month has no cost any more. Entries
 people made by hand are never touched. Running twice changes nothing the second time. Amounts are the usage
-records' integer micro-units rounded to the cent, like every value entry.
+records' integer micro-units rounded to the cent, like every value entry. The cost includes what the use case's
+guardrails spent on embedding calls (endpoint ``guardrail_embeddings``); the note counts those calls in its tokens,
+not in its requests.
 
 It runs as the background job ``gateway.value_sync`` (payload ``{"months": N}``: the current month and the N-1
 before it; default ``DEFAULT_MONTHS``, since a month's records stop changing once it is over).
@@ -17,12 +19,12 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from aicoe.core.time import utcnow
 from aicoe.jobs.registry import JobContext, PermanentJobError, job_handler
-from aicoe.models.gateway import UsageRecord
+from aicoe.models.gateway import GUARDRAIL_EMBEDDINGS, UsageRecord
 from aicoe.models.portfolio import UseCase, ValueEntry
 from aicoe.portfolio import value
 
@@ -61,7 +63,8 @@ def _at(month: date) -> datetime:
 def _month_costs(session: Session, month: date) -> dict[int, tuple[int, int, int]]:
     """use case id -> (cost micros, requests, tokens) of the month's usage records."""
     rows = session.execute(
-        select(UsageRecord.use_case_id, func.coalesce(func.sum(UsageRecord.cost_micros), 0), func.count(),
+        select(UsageRecord.use_case_id, func.coalesce(func.sum(UsageRecord.cost_micros), 0),
+               func.coalesce(func.sum(case((UsageRecord.endpoint != GUARDRAIL_EMBEDDINGS, 1), else_=0)), 0),
                func.coalesce(func.sum(UsageRecord.tokens_in + UsageRecord.tokens_out), 0))
         .where(UsageRecord.use_case_id.is_not(None), UsageRecord.ts >= _at(month),
                UsageRecord.ts < _at(add_months(month, 1)))

@@ -19,6 +19,7 @@ from aicoe.models.files import StoredFile
 from aicoe.models.gateway import (
     GatewayBudget,
     GatewayProvider,
+    GatewayReservation,
     GatewayRoute,
     GatewaySpend,
     GuardrailEvent,
@@ -67,6 +68,6 @@ __all__ = [
     "EvidenceLink", "Framework", "Requirement", "RequirementMapping", "RequirementResult",
     "Attestation", "Policy", "PolicyVersion", "ReviewCadence", "ReviewComment", "ReviewDecision", "ReviewRequest",
     "Risk", "RiskMatrix", "SensitiveFinding", "SensitiveScan", "EvaluationRun",
-    "GatewayBudget", "GatewayProvider", "GatewayRoute", "GatewaySpend", "GuardrailEvent", "GuardrailPolicy",
-    "PromptLog", "UsageRecord", "VirtualKey",
+    "GatewayBudget", "GatewayProvider", "GatewayReservation", "GatewayRoute", "GatewaySpend", "GuardrailEvent",
+    "GuardrailPolicy", "PromptLog", "UsageRecord", "VirtualKey",
 ]

@@ -134,8 +134,29 @@ class GatewaySpend(Base):
     reserved_micros: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class GatewayReservation(Base):
+    """What one open reservation holds on one budget row, so a reservation whose worker died is found and given
+    back (``limits_db.reclaim_stale``) instead of holding its budget until the period ends. ``reclaimed`` marks
+    one given back after ``expires_at``: a settle that still arrives records its spend once, never the hold."""
+
+    __tablename__ = "gateway_reservations"
+    __table_args__ = (UniqueConstraint("token", "spend_id"), Index("ix_gateway_reservations_expires_at", "expires_at"))
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
+    token: Mapped[str] = mapped_column(String(32), doc="the reservation's token, shared by its budget rows")
+    spend_id: Mapped[int] = mapped_column(ForeignKey("gateway_spend.id", ondelete="CASCADE"), index=True)
+    amount_micros: Mapped[int] = mapped_column(BigInteger)
+    reserved_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    reclaimed: Mapped[bool] = mapped_column(default=False)
+
+
+GUARDRAIL_EMBEDDINGS = "guardrail_embeddings"
+
+
 class UsageRecord(Base):
-    """One request through the gateway (never its text)."""
+    """One request through the gateway (never its text), or one call a guardrail made to the embedding route for
+    a request (endpoint ``GUARDRAIL_EMBEDDINGS``, attributed to that request's key): inference cost, not a request."""
 
     __tablename__ = "gateway_usage"
     __table_args__ = (Index("ix_gateway_usage_ts", "ts"), Index("ix_gateway_usage_use_case_ts", "use_case_id", "ts"),
@@ -148,7 +169,7 @@ class UsageRecord(Base):
     use_case_id: Mapped[int | None] = mapped_column(ForeignKey("use_cases.id", ondelete="SET NULL"))
     ai_system_id: Mapped[int | None] = mapped_column(ForeignKey("ai_systems.id", ondelete="SET NULL"))
     business_unit_id: Mapped[int | None] = mapped_column(ForeignKey("business_units.id", ondelete="SET NULL"))
-    endpoint: Mapped[str] = mapped_column(String(24))  # chat, embeddings
+    endpoint: Mapped[str] = mapped_column(String(24))  # chat, embeddings, guardrail_embeddings
     alias: Mapped[str] = mapped_column(String(120), default="")
     provider_id: Mapped[int | None] = mapped_column(ForeignKey("gateway_providers.id", ondelete="SET NULL"))
     upstream_model: Mapped[str] = mapped_column(String(200), default="")

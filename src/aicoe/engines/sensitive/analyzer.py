@@ -1,10 +1,11 @@
 """Text scanning: run every recogniser over a text in linear time and return resolved findings.
 
 Patterns are RE2 (linear-time, no backtracking) compiled once with ``never_nl`` and multi-line anchors, so no
-match crosses a line break and "^"/"$" anchor at line boundaries. A text is encoded to UTF-8 once; an RE2 set
-finds which patterns match anywhere in one pass, and only those are run to locate their matches. Validators and
-context run on candidates only. Because neither matches nor context windows cross "\\n", :meth:`Analyzer.scan_texts`
-joins a batch with "\\n", scans it once and maps offsets back — the same findings as scanning each text alone.
+match crosses a line break and "^"/"$" anchor at line boundaries. A text is encoded to UTF-8 once; a pattern
+filter (:mod:`.prefilter`: Hyperscan, or an RE2 set) finds which patterns match anywhere in one pass, and only
+those are run (by RE2) to locate their matches. Validators and context run on candidates only. Because neither
+matches nor context windows cross "\\n", :meth:`Analyzer.scan_texts` joins a batch with "\\n", scans it once
+and maps offsets back — the same findings as scanning each text alone.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import re2
 from aicoe.engines.sensitive import context as ctx
 from aicoe.engines.sensitive.model import Finding, Pattern, PatternRecognizer, Reason
 from aicoe.engines.sensitive.ner import NerRecognizer
+from aicoe.engines.sensitive.prefilter import PatternFilter
 
 DEFAULT_MIN_SCORE = 0.5
 
@@ -42,23 +44,33 @@ class _Compiled:
     pattern: Pattern
     regex: re2._Regexp
     rule: ctx.ContextRule
-    cue: re2._Regexp | None
+    cue: str | None
 
 
 class _LanguagePlan:
-    """The patterns that apply to one language and the RE2 set that tells which of them match a text."""
+    """The patterns that apply to one language, the filter that tells which of them match a text, and an RE2 set
+    of the recognisers' context cues (each a case-insensitive alternation of its context words) that tells, in one
+    pass, which recognisers have a context word anywhere in a text."""
 
     def __init__(self, compiled: Sequence[_Compiled], options: re2.Options) -> None:
         self.compiled = tuple(compiled)
-        self._set = re2.Set.SearchSet(options)
-        for item in compiled:
-            self._set.Add(_multiline(item.pattern.regex))
-        if compiled:
-            self._set.Compile()
+        self.filter = PatternFilter([_multiline(item.pattern.regex) for item in compiled], options)
+        cues = {item.recognizer.name: item.cue for item in compiled if item.cue is not None}
+        self._cued_names = tuple(cues)
+        self._cues = re2.Set.SearchSet(options) if cues else None
+        if self._cues is not None:
+            for cue in cues.values():
+                self._cues.Add(cue)
+            self._cues.Compile()
+
+    def cued(self, data: bytes) -> frozenset[str]:
+        """The names of the recognisers with a context word somewhere in ``data``."""
+        if self._cues is None:
+            return frozenset()
+        return frozenset(self._cued_names[index] for index in self._cues.Match(data) or ())
 
     def matching(self, data: bytes, entities: frozenset[str] | None) -> Iterator[_Compiled]:
-        hits = self._set.Match(data) or () if self.compiled else ()
-        for index in sorted(hits):
+        for index in self.filter.matching(data):
             item = self.compiled[index]
             if entities is None or item.recognizer.entity in entities:
                 yield item
@@ -102,7 +114,7 @@ class Analyzer:
         by_language: dict[str, list[_Compiled]] = {}
         for recognizer in self.recognizers:
             rule = ctx.ContextRule.build(recognizer.context, recognizer.negative_context, recognizer.context_boost)
-            cue = re2.compile("(?i)" + "|".join(re2.escape(t) for t in rule.tokens), options) if rule.tokens else None
+            cue = "(?i)" + "|".join(re2.escape(t) for t in rule.tokens) if rule.tokens else None
             for pattern in recognizer.patterns:
                 try:
                     regex = re2.compile(_multiline(pattern.regex), options)
@@ -164,6 +176,13 @@ class Analyzer:
                          for f in _ner_findings(self.ner, text, language, wanted) if f.score >= min_score)
         return _resolve(spans)
 
+    def prepare(self, language: str = "en") -> str:
+        """Build now, and wait for, what scans in ``language`` otherwise build in the background from their first
+        text on (the Hyperscan pattern filter): for a server or a benchmark that wants full speed from its first
+        text. Returns the filter's engine, "hyperscan" or "re2"."""
+        plan, _ = self._check(None, DEFAULT_MIN_SCORE, language)
+        return plan.filter.engine
+
     def candidate_count(self, text: str, *, language: str = "en") -> int:
         """How many pattern matches ``text`` yields before validation: the work a scan does, bounded by the
         text's length (each pattern's matches are non-overlapping and non-empty)."""
@@ -192,21 +211,25 @@ class Analyzer:
 
         Per recogniser and text, two things are worked out once: the caller's context alone (what a value alone
         on its line, such as a table cell, gets) and whether any of the recogniser's context words occurs in the
-        text at all (one case-insensitive RE2 search). Without one, no window needs looking at, and a recogniser
-        that requires context and finds none in the caller's words is skipped without running its pattern.
+        text at all (one case-insensitive RE2 set pass for every recogniser). Without one, no window needs
+        looking at, and a recogniser that requires context and finds none in the caller's words is skipped
+        without running its pattern.
         Context is looked at before the validator when it is required (it is cheaper than most validators).
         """
         data = _encode(text)
         ascii_only = len(data) == len(text)
         to_chars = _CharOffsets(data)
         cues: dict[str, tuple[ctx.Found, bool]] = {}
+        cued: frozenset[str] | None = None
         for item in plan.matching(data, wanted):
             recognizer, rule, base = item.recognizer, item.rule, item.pattern.score
             validator, requires_context = recognizer.validator, recognizer.requires_context
             cue = cues.get(recognizer.name)
             if cue is None:
                 alone = rule.found(" | " + extra) if rule else ((), ())
-                cue = cues[recognizer.name] = alone, item.cue is not None and item.cue.search(data) is not None
+                if cued is None:
+                    cued = plan.cued(data)
+                cue = cues[recognizer.name] = alone, recognizer.name in cued
             alone, nearby = cue
             if requires_context and not nearby and not alone[0]:
                 continue
@@ -216,7 +239,7 @@ class Analyzer:
                     start, end = to_chars(start), to_chars(end)
                 found = None
                 if requires_context:
-                    found = _context(text, start, end, rule, extra, alone) if nearby else alone
+                    found = _context(text, start, end, rule, extra, alone, positive_only=True) if nearby else alone
                     if not found[0]:
                         continue
                 if validator is not None and not validator(text[start:end]):
@@ -257,12 +280,13 @@ def _spans(regex: re2._Regexp, data: bytes, group: int) -> Iterator[tuple[int, i
         position = match_end if match_end > match_start else match_end + 1
 
 
-def _context(text: str, start: int, end: int, rule: ctx.ContextRule, extra: str, alone: ctx.Found) -> ctx.Found:
+def _context(text: str, start: int, end: int, rule: ctx.ContextRule, extra: str, alone: ctx.Found, *,
+             positive_only: bool = False) -> ctx.Found:
     """The rule's words near ``text[start:end]``; ``alone`` (the caller's context only, precomputed) when the
-    value fills its line."""
+    value fills its line. ``positive_only``: see :meth:`.ContextRule.near`."""
     if (start == 0 or text[start - 1] == "\n") and (end == len(text) or text[end] == "\n"):
         return alone
-    return rule.near(text, start, end, extra, alone)
+    return rule.near(text, start, end, extra, alone, positive_only=positive_only)
 
 
 def _encode(text: str) -> bytes:
@@ -274,20 +298,20 @@ def _encode(text: str) -> bytes:
 
 
 class _CharOffsets:
-    """Maps RE2's byte offsets back to string offsets in non-ASCII text, with a table of UTF-8 lead bytes built
-    on first use."""
+    """Maps RE2's byte offsets back to string offsets in non-ASCII text: a byte offset less the UTF-8 continuation
+    bytes before it, counted by bisecting their positions (found once, on first use, with numpy)."""
 
-    __slots__ = ("_data", "_table")
+    __slots__ = ("_continuations", "_data")
 
     def __init__(self, data: bytes) -> None:
         self._data = data
-        self._table: np.ndarray | None = None
+        self._continuations: list[int] | None = None
 
     def __call__(self, offset: int) -> int:
-        if self._table is None:
-            lead = (np.frombuffer(self._data, dtype=np.uint8) & 0xC0) != 0x80
-            self._table = np.concatenate(([0], np.cumsum(lead)))
-        return int(self._table[offset])
+        if self._continuations is None:
+            bytes_ = np.frombuffer(self._data, dtype=np.uint8)
+            self._continuations = np.flatnonzero((bytes_ & 0xC0) == 0x80).tolist()
+        return offset - bisect.bisect_left(self._continuations, offset)
 
 
 def _resolve(spans: list[Span]) -> list[Span]:

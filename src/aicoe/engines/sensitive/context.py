@@ -16,6 +16,8 @@ WORDS_BEFORE = 6
 WORDS_AFTER = 3
 # The most characters looked at on each side; enough for the words above without scanning a long line.
 SPAN_CHARS = 80
+# Windows remembered per rule (then forgotten all at once): bounded memory on text that never repeats.
+MEMO_SIZE = 1024
 
 _WORD = re.compile(r"[^\W_]+")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
@@ -34,37 +36,54 @@ class ContextRule:
 
     Each entry is (declared word, normalised phrase, whether the phrase is a single word). ``tokens`` are the
     phrases' words: a window whose lower-cased text contains none of them as a substring cannot hold a context
-    word, which spares tokenising most windows.
+    word, which spares tokenising most windows; ``positive_tokens`` are the positive phrases' words alone.
     """
 
     words: tuple[tuple[str, str, bool], ...]
     negative: tuple[tuple[str, str, bool], ...]
     boost: float
     tokens: tuple[str, ...] = field(default=())
+    positive_tokens: tuple[str, ...] = field(default=())
+    # found()'s answers by window: a value alone on its line, and templated text, ask the same question often.
+    _memo: dict[str, Found] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     @classmethod
     def build(cls, words: Iterable[str], negative: Iterable[str], boost: float) -> ContextRule:
         positive, negative = _entries(words), _entries(negative)
         tokens = sorted({token for _, phrase, _ in positive + negative for token in phrase.split()})
-        return cls(positive, negative, boost, tuple(tokens))
+        positive_tokens = sorted({token for _, phrase, _ in positive for token in phrase.split()})
+        return cls(positive, negative, boost, tuple(tokens), tuple(positive_tokens))
 
     def __bool__(self) -> bool:
         return bool(self.words or self.negative)
 
     def found(self, near: str) -> Found:
         """The declared positive and negative words present in ``near`` (from :func:`window`/:func:`extra_words`)."""
-        tokens = set(near.split())
-        tokens.update([token[:-1] for token in tokens if token.endswith("s")])
-        return _present(self.words, near, tokens), _present(self.negative, near, tokens)
+        known = self._memo.get(near)
+        if known is None:
+            tokens = set(near.split())
+            tokens.update([token[:-1] for token in tokens if token.endswith("s")])
+            known = _present(self.words, near, tokens), _present(self.negative, near, tokens)
+            if len(self._memo) >= MEMO_SIZE:
+                self._memo.clear()
+            self._memo[near] = known
+        return known
 
-    def near(self, text: str, start: int, end: int, extra: str, extra_found: Found) -> Found:
+    def near(self, text: str, start: int, end: int, extra: str, extra_found: Found, *,
+             positive_only: bool = False) -> Found:
         """The words found around ``text[start:end]`` together with ``extra`` (whose own result, ``extra_found``,
-        is what is left when the window cannot hold a word)."""
+        is what is left when the window cannot hold a word).
+
+        ``positive_only``: the caller drops the value unless a positive word is found, so when ``extra`` has none
+        the window is looked at only if it may hold one (a window without a positive phrase's word adds none: its
+        words are substrings of its lower-cased text, and a phrase never spans the window and ``extra``).
+        """
         left_at, right_at = _bounds(text, start, end)
         lowered = text[left_at:right_at].lower()
-        if not any(token in lowered for token in self.tokens):
-            return extra_found
-        return self.found(window(text, start, end) + extra)
+        for token in self.positive_tokens if positive_only and not extra_found[0] else self.tokens:
+            if token in lowered:
+                return self.found(_window(text, start, end, left_at, right_at) + extra)
+        return extra_found
 
     def score(self, base: float, positive: bool, negative: bool) -> float:
         """``base`` raised by the boost when a positive word is near, lowered when a negative one is."""
@@ -98,7 +117,10 @@ def window(text: str, start: int, end: int) -> str:
     The separator "|" keeps a phrase from being matched across the value itself; a word cut by the span limit is
     left out.
     """
-    left_at, right_at = _bounds(text, start, end)
+    return _window(text, start, end, *_bounds(text, start, end))
+
+
+def _window(text: str, start: int, end: int, left_at: int, right_at: int) -> str:
     before = split_words(text[left_at:start])
     if before and left_at > 0 and text[left_at - 1].isalnum() and text[left_at].isalnum():
         before = before[1:]

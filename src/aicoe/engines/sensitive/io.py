@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from io import RawIOBase
+from io import BufferedReader, RawIOBase
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -47,6 +47,7 @@ GZIP_SUFFIXES: tuple[str, ...] = (".gz", ".gzip")
 TABLE_METADATA_KEY = b"aicoe.table"
 SNIFF_BYTES = 8192
 TEXT_CHUNK_BYTES = 1 << 20
+JSONL_BATCH_ROWS = 1 << 16
 
 CANNOT_OPEN = "cannot open: {error}"
 NOT_A_FILE = "not a regular file"
@@ -101,6 +102,16 @@ class FileFormat:
     def label(self) -> str:
         """For messages: "CSV", "Parquet (gzip)"."""
         return _KIND_LABELS[self.kind] + (" (gzip)" if self.compressed else "")
+
+
+@dataclass(frozen=True, slots=True)
+class ByteRange:
+    """Bytes ``start`` to ``end`` of an uncompressed file, from a record start to a record start (or the end),
+    with ``line`` newlines before ``start`` (so messages can name a line of the file)."""
+
+    start: int
+    end: int
+    line: int = 0
 
 
 def check_size(path: str | os.PathLike[str], max_bytes: int | None) -> int:
@@ -236,16 +247,17 @@ def _seekable(path: str | os.PathLike[str], fmt: FileFormat) -> Iterator[str | I
 
 
 def iter_text_chunks(path: str | os.PathLike[str], fmt: FileFormat | None = None, *,
-                     chunk_bytes: int = TEXT_CHUNK_BYTES,
-                     on_position: Callable[[int], None] | None = None) -> Iterator[str]:
-    """Decode a text file strictly as UTF-8 in chunks that end at a line break (except the last one).
+                     chunk_bytes: int = TEXT_CHUNK_BYTES, on_position: Callable[[int], None] | None = None,
+                     byte_range: ByteRange | None = None) -> Iterator[str]:
+    """Decode a text file (or its ``byte_range``) strictly as UTF-8 in chunks that end at a line break (except
+    the last one).
 
     Bounded memory for large logs; a NUL byte means a binary file and an invalid sequence names its byte offset
-    (in the decompressed stream for gzip files). ``on_position`` as for :func:`read_batches`.
+    in the file (in the decompressed stream for gzip files). ``on_position`` as for :func:`read_batches`.
     """
-    consumed = 0
+    consumed = 0 if byte_range is None else byte_range.start
     carry = b""
-    with _positioned(path) as (stream, tell), _translated(path, fmt.kind if fmt else "text"):
+    with _positioned(path, byte_range) as (stream, tell), _translated(path, fmt.kind if fmt else "text"):
         while True:
             if on_position is not None:
                 on_position(tell())
@@ -265,13 +277,16 @@ def iter_text_chunks(path: str | os.PathLike[str], fmt: FileFormat | None = None
 
 
 def _decode(path: str | os.PathLike[str], data: bytes, consumed: int) -> str:
+    """The chunk as text; otherwise the first problem in it, so the reason names the file's first bad byte
+    whichever way the file was cut into chunks."""
     nul = data.find(b"\x00")
-    if nul >= 0:
-        raise UnreadableFile(path, BINARY_FILE.format(offset=consumed + nul))
     try:
-        return data.decode("utf-8")
+        text = data[: nul if nul >= 0 else len(data)].decode("utf-8")
     except UnicodeDecodeError as exc:
         raise UnreadableFile(path, NOT_UTF8.format(byte=data[exc.start], offset=consumed + exc.start)) from None
+    if nul >= 0:
+        raise UnreadableFile(path, BINARY_FILE.format(offset=consumed + nul))
+    return text
 
 
 def read_text(path: str | os.PathLike[str], fmt: FileFormat | None = None) -> str:
@@ -313,25 +328,63 @@ def _compressed_size(metadata: pq.FileMetaData, group: int) -> int:
 
 def read_batches(path: str | os.PathLike[str], fmt: FileFormat, *, batch_rows: int = 65_536,
                  columns: Sequence[str] | None = None, row_groups: Sequence[int] | None = None,
+                 byte_range: ByteRange | None = None,
                  on_position: Callable[[int], None] | None = None) -> Iterator[pa.RecordBatch]:
     """Stream a tabular file as record batches of at most ``batch_rows`` rows.
 
     ``columns`` keeps only those top-level columns (ones the file lacks are ignored); ``row_groups`` reads only
-    those Parquet row groups; ``on_position``
-    receives the number of bytes of the file consumed so far (of the compressed file for gzip) after each batch,
-    for progress bars. Excel yields each sheet in turn, its name in the schema metadata (see ``batch_table``);
-    the first row of a sheet is its header.
+    those Parquet row groups; ``byte_range`` only the records in that range of an uncompressed CSV, TSV or JSON
+    Lines file (a CSV range with the file's header names; the CSV reader's blocks are joined into batches of
+    ``batch_rows``, the rows before an error still all handed over before it); ``on_position``
+    receives the number of bytes of the file (or range) consumed so far (of the compressed file for gzip) after
+    each batch, for progress bars. Excel yields each sheet in turn, its name in the schema metadata (see
+    ``batch_table``); the first row of a sheet is its header.
     """
     if not fmt.tabular:
         raise ValueError(f"read_batches needs a tabular format, got {fmt.kind!r}")
     if row_groups is not None and fmt.kind != "parquet":
         raise ValueError(f"row_groups applies to Parquet only, got {fmt.kind!r}")
+    if byte_range is not None and (fmt.compressed or fmt.kind not in ("csv", "tsv", "jsonl")):
+        raise ValueError(f"byte_range applies to uncompressed CSV, TSV and JSON Lines only, got {fmt.label}")
     reader = {"csv": _csv_batches, "tsv": _csv_batches, "parquet": _parquet_batches, "jsonl": _jsonl_batches,
               "excel": _excel_batches}[fmt.kind]
+    part = row_groups if fmt.kind == "parquet" else byte_range
     with _translated(path, fmt.kind):
-        for batch in reader(path, fmt, columns, row_groups, on_position):
+        batches = reader(path, fmt, columns, part, on_position)
+        if fmt.kind in ("csv", "tsv"):  # the CSV reader's 1 MiB blocks hold a few thousand rows each
+            batches = _coalesced(batches, batch_rows)
+        for batch in batches:
             for start in range(0, batch.num_rows, batch_rows):
                 yield batch.slice(start, batch_rows)
+
+
+def _coalesced(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
+    """Consecutive batches of one schema joined until they hold at least ``rows`` rows, so a table scan pays its
+    per-batch costs (and finds a column's repeated values) over that many rows. When ``batches`` fails, the rows
+    read before the failure are handed over first and the error is raised after them, as without joining."""
+    pending: list[pa.RecordBatch] = []
+    held = 0
+    try:
+        for batch in batches:
+            if not batch.num_rows:  # read_batches yields no empty batch anyway
+                continue
+            pending.append(batch)
+            held += batch.num_rows
+            if held >= rows:
+                yield _joined(pending)
+                pending, held = [], 0
+    except Exception:
+        if pending:
+            yield _joined(pending)
+        raise
+    if pending:
+        yield _joined(pending)
+
+
+def _joined(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
+    if len(batches) == 1:
+        return batches[0]
+    return pa.Table.from_batches(batches).combine_chunks().to_batches()[0]  # pa.concat_batches needs pyarrow 19
 
 
 def _present(columns: Sequence[str] | None, names: Sequence[str]) -> list[str] | None:
@@ -340,11 +393,47 @@ def _present(columns: Sequence[str] | None, names: Sequence[str]) -> list[str] |
 
 
 @contextmanager
-def _positioned(path: str | os.PathLike[str]) -> Iterator[tuple[IO[bytes], Callable[[], int]]]:
-    """The decompressed stream and a function telling how far into the file on disk the reading has got."""
+def _positioned(path: str | os.PathLike[str],
+                byte_range: ByteRange | None = None) -> Iterator[tuple[IO[bytes], Callable[[], int]]]:
+    """The decompressed stream (or the bytes of ``byte_range``) and a function telling how far into the file on
+    disk (or the range) the reading has got."""
+    if byte_range is not None:
+        try:
+            file = open(path, "rb")
+        except OSError as exc:
+            raise UnreadableFile(path, CANNOT_OPEN.format(error=exc.strerror or exc)) from None
+        window = _Window(file, byte_range)
+        with BufferedReader(window, 1 << 16) as stream:
+            yield stream, window.consumed
+        return
     with open_binary(path) as stream:
         raw = stream.fileobj if isinstance(stream, gzip.GzipFile) else stream  # type: ignore[attr-defined]
         yield stream, raw.tell
+
+
+class _Window(RawIOBase):
+    """The bytes of a byte range of an open file, which it closes."""
+
+    def __init__(self, file: IO[bytes], byte_range: ByteRange) -> None:
+        super().__init__()
+        file.seek(byte_range.start)
+        self._file = file
+        self._size = self._left = byte_range.end - byte_range.start
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = self._file.readinto(memoryview(buffer)[: min(len(buffer), self._left)])  # type: ignore[attr-defined]
+        self._left -= n
+        return n
+
+    def consumed(self) -> int:
+        return self._size - self._left
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
 
 
 class _EndAtDamage(RawIOBase):
@@ -387,7 +476,7 @@ class _EndAtDamage(RawIOBase):
 
 
 def _csv_batches(path: str | os.PathLike[str], fmt: FileFormat, columns: Sequence[str] | None,
-                 row_groups: Sequence[int] | None,
+                 byte_range: ByteRange | None,
                  on_position: Callable[[int], None] | None) -> Iterator[pa.RecordBatch]:
     with open_binary(path) as stream:
         if not stream.read(1):
@@ -410,7 +499,9 @@ def _csv_batches(path: str | os.PathLike[str], fmt: FileFormat, columns: Sequenc
             names = pa_csv.open_csv(guards[-1], read_options=read, parse_options=parse).schema.names
         convert = pa_csv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=True,
                                         null_values=[""], include_columns=_present(columns, names))
-        with _positioned(path) as (stream, tell):
+        if byte_range is not None and byte_range.start > 0:  # a range after the header is all records
+            read = pa_csv.ReadOptions(block_size=read.block_size, use_threads=False, column_names=names)
+        with _positioned(path, byte_range) as (stream, tell):
             guards.append(_EndAtDamage(stream))
             reader = pa_csv.open_csv(guards[-1], read_options=read, parse_options=parse, convert_options=convert)
             for batch in reader:
@@ -426,7 +517,7 @@ def _csv_batches(path: str | os.PathLike[str], fmt: FileFormat, columns: Sequenc
             expected, actual = invalid[0]
             raise UnreadableFile(path, CSV_FIELD_COUNT.format(kind=label, expected=expected, actual=actual)) from None
         if "UTF8" in str(exc):
-            for _ in iter_text_chunks(path, fmt):
+            for _ in iter_text_chunks(path, fmt, byte_range=byte_range):
                 pass
         raise UnreadableFile(path, CSV_MALFORMED.format(kind=label)) from None
 
@@ -447,14 +538,16 @@ def _parquet_batches(path: str | os.PathLike[str], fmt: FileFormat, columns: Seq
 
 
 def _jsonl_batches(path: str | os.PathLike[str], fmt: FileFormat, columns: Sequence[str] | None,
-                   row_groups: Sequence[int] | None,
+                   byte_range: ByteRange | None,
                    on_position: Callable[[int], None] | None) -> Iterator[pa.RecordBatch]:
-    """One JSON object per line; nested objects flattened to dotted names, arrays kept as their JSON text."""
+    """One JSON object per line; nested objects flattened to dotted names, arrays kept as their JSON text.
+
+    Batches hold ``JSONL_BATCH_ROWS`` records and each column's type comes from its values in the batch."""
     wanted = set(columns) if columns is not None else None
     rows: list[dict[str, object]] = []
-    offset = 0
-    with _positioned(path) as (stream, tell):
-        for number, line in enumerate(stream, start=1):
+    offset, first = (0, 1) if byte_range is None else (byte_range.start, byte_range.line + 1)
+    with _positioned(path, byte_range) as (stream, tell):
+        for number, line in enumerate(stream, start=first):
             start, offset = offset, offset + len(line)
             if not line.strip():
                 continue
@@ -469,7 +562,7 @@ def _jsonl_batches(path: str | os.PathLike[str], fmt: FileFormat, columns: Seque
                 raise UnreadableFile(path, NOT_JSON_OBJECT.format(line=number))
             flat = _flatten(record)
             rows.append(flat if wanted is None else {k: v for k, v in flat.items() if k in wanted})
-            if len(rows) == 1 << 16:
+            if len(rows) == JSONL_BATCH_ROWS:
                 yield _records_batch(rows)
                 rows = []
                 if on_position is not None:
@@ -508,7 +601,7 @@ def _column_array(values: list[object]) -> pa.Array:
 
 
 def _excel_batches(path: str | os.PathLike[str], fmt: FileFormat, columns: Sequence[str] | None,
-                   row_groups: Sequence[int] | None,
+                   part: None,
                    on_position: Callable[[int], None] | None) -> Iterator[pa.RecordBatch]:
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
@@ -530,7 +623,7 @@ def _sheet_batches(sheet: object, columns: Sequence[str] | None) -> Iterator[pa.
     header = next(rows, None)
     if header is None:
         return
-    names = _header_names(header)
+    names = header_names(header)
     metadata = {TABLE_METADATA_KEY: str(sheet.title).encode("utf-8")}  # type: ignore[attr-defined]
     chunk: list[tuple[object, ...]] = []
     for row in rows:
@@ -544,10 +637,11 @@ def _sheet_batches(sheet: object, columns: Sequence[str] | None) -> Iterator[pa.
         yield _sheet_batch(names, chunk, columns, metadata)
 
 
-def _header_names(header: Sequence[object]) -> list[str]:
+def header_names(header: Sequence[object]) -> list[str]:
+    """A sheet's column names from its first row: a blank cell is ``column_N``, a repeated name gets ``_2``…"""
     names: list[str] = []
     for index, value in enumerate(header, start=1):
-        name = _cell_text(value) or f"column_{index}"
+        name = cell_text(value) or f"column_{index}"
         base, suffix = name, 2
         while name in names:
             name, suffix = f"{base}_{suffix}", suffix + 1
@@ -563,13 +657,13 @@ def _widen(names: list[str], rows: list[tuple[object, ...]]) -> list[str]:
 def _sheet_batch(names: list[str], rows: list[tuple[object, ...]], columns: Sequence[str] | None,
                  metadata: dict[bytes, bytes]) -> pa.RecordBatch:
     keep = [(i, name) for i, name in enumerate(names) if columns is None or name in columns]
-    arrays = [pa.array([_cell_text(row[i]) if i < len(row) else None for row in rows], type=pa.string())
+    arrays = [pa.array([cell_text(row[i]) if i < len(row) else None for row in rows], type=pa.string())
               for i, _ in keep]
     schema = pa.schema([pa.field(name, pa.string()) for _, name in keep], metadata=metadata)
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
-def _cell_text(value: object) -> str | None:
+def cell_text(value: object) -> str | None:
     """A cell as the text a user sees: integral numbers without ".0", dates in ISO form."""
     if value is None or value == "":
         return None

@@ -3,10 +3,12 @@
 Only string values change; everything else about the file is kept. CSV/TSV: the header and every unchanged row
 are copied byte for byte, and a changed row keeps its line ending and quoting style. Parquet: schema (with its
 metadata), row groups and per-column compression. JSON Lines: lines without a finding are copied verbatim, and
-in the others only the changed string literals are re-encoded, so keys, numbers and spacing stay. Gzip input
-gives gzip output. Values are scanned a column (or a JSON key) at a time with ``Analyzer.scan_texts`` — one pass
-over the cells joined by "\\n" — with the column name as context (the analyzer splits it into words). The copy is
-written to a temporary file beside the target (readable by its owner only) and renamed into place when complete.
+in the others only the changed string literals are re-encoded, so keys, numbers and spacing stay. Excel: every
+sheet, cell positions, styles and the header row; a cell is judged by the text the scanner reads for it, so a
+number or date holding an identifier is replaced too (by text). Gzip input gives gzip output. Values are scanned
+a column (or a JSON key) at a time with ``Analyzer.scan_texts`` — one pass over the cells joined by "\\n" — with
+the column name as context (the analyzer splits it into words). The copy is written to a temporary file beside
+the target (readable by its owner only) and renamed into place when complete.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import json
 import os
 import re
 import tempfile
+import zipfile
 import zlib
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
@@ -40,7 +43,6 @@ TARGET_IS_SOURCE = "refusing to write {target}: it is the input file"
 TARGET_EXISTS = "refusing to overwrite {target}: it exists (pass --force to replace it)"
 TARGET_IS_DIRECTORY = "{target} is a directory"
 TARGET_PARENT_MISSING = "the folder {parent} does not exist"
-NOT_REWRITABLE = "{kind} files cannot be rewritten; redaction supports csv, tsv, parquet, jsonl and text files"
 
 
 class RewriteError(ValueError):
@@ -55,8 +57,8 @@ class CellTransform(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class RewriteResult:
-    """What was written: ``records`` are data rows (CSV, TSV, Parquet) or lines (JSON Lines, text); ``counts``
-    are values replaced (or decrypted) per entity."""
+    """What was written: ``records`` are data rows (CSV, TSV, Parquet, Excel sheets below their header) or lines
+    (JSON Lines, text); ``counts`` are values replaced (or decrypted) per entity."""
 
     source: Path
     target: Path
@@ -122,9 +124,7 @@ def rewrite_file(source: Path, target: Path, transform: CellTransform, *, force:
     _check_target(source, target, force=force)
     fmt = sensitive_io.detect_format(source)
     writers = {"csv": _rewrite_csv, "tsv": _rewrite_csv, "parquet": _rewrite_parquet, "jsonl": _rewrite_jsonl,
-               "text": _rewrite_text}
-    if fmt.kind not in writers:
-        raise RewriteError(NOT_REWRITABLE.format(kind=fmt.kind))
+               "excel": _rewrite_excel, "text": _rewrite_text}
     counts: Counter[str] = Counter()
     with _atomic(target, compressed=fmt.compressed) as sink, _read_errors(source, fmt):
         records = writers[fmt.kind](source, fmt, sink, transform, counts)
@@ -430,3 +430,76 @@ def _rewrite_text(source: Path, fmt: sensitive_io.FileFormat, sink: IO[bytes], t
         lines += chunk.count("\n") + (not chunk.endswith("\n"))
         sink.write(_apply_column([chunk], (), transform, counts)[0].encode("utf-8"))
     return lines
+
+
+# --- Excel -------------------------------------------------------------------------------------------------------
+
+_VBA_PART = "xl/vbaProject.bin"
+
+
+def _rewrite_excel(source: Path, fmt: sensitive_io.FileFormat, sink: IO[bytes], transform: CellTransform,
+                   counts: Counter[str]) -> int:
+    """Each sheet column by column below its header row, with the header (as the scanner names it) as context.
+
+    A cell is judged by the text the scanner reads (its value, or a formula's cached result) and a changed cell
+    gets the new text as a text cell; other cells, styles, sheet names and the header row stay as they are.
+    A formula whose result or own text holds a finding becomes its de-identified result: kept, it would
+    compute or show the value again. Charts and images are not carried over (openpyxl cannot keep them).
+    """
+    import openpyxl
+
+    with sensitive_io.open_binary(source) as raw:
+        data = raw.read()
+    with _excel_errors(source):
+        macros = _VBA_PART in zipfile.ZipFile(io.BytesIO(data)).namelist()
+        book = openpyxl.load_workbook(io.BytesIO(data), keep_vba=macros)
+        shown = openpyxl.load_workbook(io.BytesIO(data), data_only=True)  # formulas' cached results
+    records = 0
+    for sheet, results in zip(book.worksheets, shown.worksheets, strict=True):
+        bounds = {"min_row": 1, "max_row": sheet.max_row, "min_col": 1, "max_col": sheet.max_column}
+        rows = [list(zip(cells, values, strict=True))
+                for cells, values in zip(sheet.iter_rows(**bounds), results.iter_rows(**bounds), strict=True)]
+        if not rows:
+            continue
+        records += len(rows) - 1
+        names = sensitive_io.header_names([value.value for _, value in rows[0]])
+        for column, name in enumerate(names):
+            _rewrite_excel_column([row[column] for row in rows[1:]], (name,), transform, counts)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    sink.write(buffer.getvalue())
+    return records
+
+
+def _rewrite_excel_column(cells: list[tuple[Any, Any]], context: tuple[str, ...], transform: CellTransform,
+                          counts: Counter[str]) -> None:
+    """``cells`` are (cell to write, cell holding the value the scanner reads) pairs of one column."""
+    shown = [(cell, text) for cell, value in cells if (text := sensitive_io.cell_text(value.value)) is not None]
+    new = _apply_column([text for _, text in shown], context, transform, counts)
+    changed = set()
+    for (cell, old), text in zip(shown, new, strict=True):
+        if text != old:
+            cell.value = text
+            cell.data_type = "s"  # text, even when it starts with "="
+            changed.add(cell.coordinate)
+    formulas = [(cell, value.value, _formula_text(cell.value)) for cell, value in cells
+                if cell.data_type == "f" and cell.coordinate not in changed]
+    new = _apply_column([text for _, _, text in formulas], context, transform, counts)
+    for (cell, result, text), after in zip(formulas, new, strict=True):
+        if after != text:
+            cell.value = result
+
+
+def _formula_text(value: Any) -> str:
+    return value if isinstance(value, str) else str(getattr(value, "text", "") or "")
+
+
+@contextmanager
+def _excel_errors(source: Path) -> Iterator[None]:
+    """A workbook openpyxl cannot open is reported as scanning reports it."""
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        yield
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError):
+        raise sensitive_io.UnreadableFile(source, sensitive_io.CORRUPT_FILE.format(kind="Excel")) from None

@@ -1,11 +1,14 @@
 """Scanning files and directory trees for sensitive data, in full or by sampling, on one core, many, or a Ray cluster.
 
-The work is split into units — a file, or a run of row groups of a large Parquet file — that are scanned
+The work is split into units — a file, a run of row groups of a large Parquet file, or a byte range of a large
+uncompressed CSV, TSV, JSON Lines or text file starting at a record start (see :mod:`.ranges`) — that are scanned
 independently and merged in plan order, so one process, a process pool and Ray give the same result. Each unit
 reads with :mod:`.io`, scans tables column by column with :mod:`.tables` (text files as a table of lines) and
 aggregates findings per (file, table, column, entity): occurrences, highest score, severity and at most
 ``max_samples`` locations (row, column, offsets; the first ones in row order). A raw value never leaves the unit:
-``on_sample`` may turn a sampled value into a preview (a mask) while it is in memory, and that is all.
+``on_sample`` may turn a sampled value into a preview (a mask) while it is in memory, and that is all. The
+findings of repeated column values are remembered per process for one ``scan_paths`` call (:class:`.tables.ValueMemo`:
+the units scanned in this process, or by one pool worker, which ends with the call) and forgotten with it.
 
 Sampling takes ``sample`` rows per file uniformly at random with a seeded generator: Parquet by choosing row
 indices from the footer's row count and reading only the row groups that hold them, other formats by bottom-k
@@ -23,7 +26,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Literal
@@ -31,9 +34,9 @@ from typing import Literal
 import numpy as np
 import pyarrow as pa
 
-from aicoe.engines.sensitive import io, tables
+from aicoe.engines.sensitive import io, ranges, tables
 from aicoe.engines.sensitive.analyzer import DEFAULT_MIN_SCORE, default_analyzer
-from aicoe.engines.sensitive.model import SEVERITIES
+from aicoe.engines.sensitive.model import SEVERITIES, Finding
 
 DEFAULT_MAX_SAMPLES = 10
 DEFAULT_UNIT_BYTES = 64 << 20
@@ -160,7 +163,9 @@ class ScanResult:
 
 @dataclass(frozen=True, slots=True)
 class WorkUnit:
-    """A file, or the row groups ``row_groups`` of a Parquet file whose first row is ``first_row``."""
+    """A file, the row groups ``row_groups`` of a Parquet file whose first row is ``first_row``, or the records in
+    ``byte_range`` of a file, numbered from 0 (the rows before a range are known only once the units before it
+    are read, so ``_merge`` renumbers them)."""
 
     index: int
     file_index: int
@@ -171,6 +176,7 @@ class WorkUnit:
     row_groups: tuple[int, ...] | None = None
     first_row: int = 0
     part: int = 0
+    byte_range: io.ByteRange | None = None
 
 
 @dataclass(slots=True)
@@ -264,9 +270,10 @@ def _walk(path: Path) -> Iterator[tuple[Path, str | None]]:
 
 
 def _plan(files: Sequence[tuple[str, str | None]], options: ScanOptions, *, parallelism: int) -> list[WorkUnit]:
-    """Units in file order: one per file, or, when the scan is parallel and full, runs of row groups of a Parquet
-    file of at most ``unit_bytes`` and at most a ``parallelism``-th of the file, so even one file keeps every
-    worker busy (sampling picks rows across the whole file, so a sampled file stays one unit)."""
+    """Units in file order: one per file, or, when the scan is parallel and full, parts of a file of about
+    ``unit_bytes`` and at most a ``parallelism``-th of it, so even one file keeps every worker busy: runs of
+    row groups of a Parquet file, byte ranges of an uncompressed CSV, TSV, JSON Lines or text file (sampling
+    picks rows across the whole file, so a sampled file stays one unit)."""
     units: list[WorkUnit] = []
     for file_index, (path, reason) in enumerate(files):
         size, fmt = 0, None
@@ -279,21 +286,23 @@ def _plan(files: Sequence[tuple[str, str | None]], options: ScanOptions, *, para
         if reason is not None or fmt is None:
             units.append(WorkUnit(len(units), file_index, path, None, size, error=reason))
             continue
-        parts = _parquet_parts(path, fmt, size, options, parallelism) if fmt.kind == "parquet" else None
-        if not parts:
+        target = min(options.unit_bytes, -(-size // max(parallelism, 1)))
+        if options.sample is not None or parallelism < 2 or size <= target:
             units.append(WorkUnit(len(units), file_index, path, fmt, size))
-            continue
-        for part, (groups, first_row, part_bytes) in enumerate(parts):
-            units.append(WorkUnit(len(units), file_index, path, fmt, part_bytes, row_groups=groups,
-                                  first_row=first_row, part=part))
+        elif fmt.kind == "parquet" and (parts := _parquet_parts(path, fmt, size, target)):
+            units += [WorkUnit(len(units) + part, file_index, path, fmt, part_bytes, row_groups=groups,
+                               first_row=first_row, part=part)
+                      for part, (groups, first_row, part_bytes) in enumerate(parts)]
+        elif spans := ranges.split_lines(path, fmt, size, target):
+            units += [WorkUnit(len(units) + part, file_index, path, fmt, span.end - span.start, part=part,
+                               byte_range=span) for part, span in enumerate(spans)]
+        else:
+            units.append(WorkUnit(len(units), file_index, path, fmt, size))
     return units
 
 
-def _parquet_parts(path: str, fmt: io.FileFormat, size: int, options: ScanOptions,
-                   parallelism: int) -> list[tuple[tuple[int, ...], int, int]] | None:
-    target = min(options.unit_bytes, -(-size // max(parallelism, 1)))
-    if options.sample is not None or parallelism < 2 or size <= target:
-        return None
+def _parquet_parts(path: str, fmt: io.FileFormat, size: int,
+                   target: int) -> list[tuple[tuple[int, ...], int, int]] | None:
     try:
         layout = io.parquet_layout(path, fmt)
     except io.UnreadableFile:
@@ -322,12 +331,13 @@ def _run_local(units: Sequence[WorkUnit], options: ScanOptions, progress: Progre
                total: int) -> list[UnitResult]:
     results: list[UnitResult] = []
     done = 0
+    memo = tables.ValueMemo()
     for unit in units:
         on_position = None
         if progress is not None:
             def on_position(position: int, base: int = done, limit: int = unit.bytes) -> None:
                 progress(base + min(position, limit), total)
-        results.append(scan_unit(unit, options, on_position))
+        results.append(scan_unit(unit, options, on_position, memo))
         done += unit.bytes
         if progress is not None:
             progress(done, total)
@@ -339,8 +349,10 @@ def _run_pool(units: Sequence[WorkUnit], options: ScanOptions, progress: Progres
     context = multiprocessing.get_context("spawn")  # fork is unsafe with Arrow's and Ray's threads
     results: list[UnitResult | None] = [None] * len(units)
     done = 0
-    with ProcessPoolExecutor(max_workers=min(workers, max(len(units), 1)), mp_context=context) as pool:
-        pending: dict[Future[UnitResult], WorkUnit] = {pool.submit(scan_unit, unit, options): unit for unit in units}
+    with ProcessPoolExecutor(max_workers=min(workers, max(len(units), 1)), mp_context=context,
+                             initializer=_start_worker, initargs=(options.language,)) as pool:
+        pending: dict[Future[UnitResult], WorkUnit] = {pool.submit(_scan_in_worker, unit, options): unit
+                                                       for unit in units}
         while pending:
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in finished:
@@ -350,6 +362,22 @@ def _run_pool(units: Sequence[WorkUnit], options: ScanOptions, progress: Progres
                 if progress is not None:
                     progress(done, total)
     return results  # type: ignore[return-value]
+
+
+# A pool worker's memo of repeated values: it lives as long as the worker, that is, one scan_paths call.
+_worker_memo: tables.ValueMemo | None = None
+
+
+def _start_worker(language: str) -> None:
+    """Build the analyzer and its Hyperscan filter before the first unit: scanning while the filter compiles in
+    the background leaves the first batches to the much slower RE2 set, on a core the compile also wants."""
+    global _worker_memo
+    _worker_memo = tables.ValueMemo()
+    default_analyzer().prepare(language)
+
+
+def _scan_in_worker(unit: WorkUnit, options: ScanOptions) -> UnitResult:
+    return scan_unit(unit, options, memo=_worker_memo)
 
 
 def _ray() -> ModuleType:
@@ -381,9 +409,11 @@ def _run_ray(ray: ModuleType, units: Sequence[WorkUnit], options: ScanOptions, p
     return results  # type: ignore[return-value]
 
 
-def scan_unit(unit: WorkUnit, options: ScanOptions,
-              on_position: Callable[[int], None] | None = None) -> UnitResult:
-    """Scan one work unit; an ``UnreadableFile`` ends it with the reason, keeping what was found before."""
+def scan_unit(unit: WorkUnit, options: ScanOptions, on_position: Callable[[int], None] | None = None,
+              memo: tables.ValueMemo | None = None) -> UnitResult:
+    """Scan one work unit; an ``UnreadableFile`` ends it with the reason, keeping what was found before.
+    ``memo`` shares repeated values' findings with the other units of the same scan in this process."""
+    memo = tables.ValueMemo() if memo is None else memo
     result = UnitResult(unit, error=unit.error)
     if unit.error is not None or unit.fmt is None:
         return result
@@ -391,7 +421,7 @@ def scan_unit(unit: WorkUnit, options: ScanOptions,
         if options.sample is None and unit.part == 0:
             result.sha256 = _sha256(unit.path)
         for table, rows, batch in _row_stream(unit, unit.fmt, options, result, on_position):
-            _scan_rows(result, table, rows, batch, unit.fmt, options)
+            _scan_rows(result, table, rows, batch, unit.fmt, options, memo)
     except io.UnreadableFile as exc:
         result.error = exc.reason
     return result
@@ -427,7 +457,7 @@ def _all_rows(unit: WorkUnit, fmt: io.FileFormat, options: ScanOptions,
               on_position: Callable[[int], None] | None) -> Iterator[Rows]:
     if fmt.kind == "text":
         line = 0
-        for chunk in io.iter_text_chunks(unit.path, fmt, on_position=on_position):
+        for chunk in io.iter_text_chunks(unit.path, fmt, on_position=on_position, byte_range=unit.byte_range):
             lines = chunk.split("\n")
             if chunk.endswith("\n"):
                 lines.pop()
@@ -437,7 +467,7 @@ def _all_rows(unit: WorkUnit, fmt: io.FileFormat, options: ScanOptions,
         return
     counters: dict[str | None, int] = {}
     for batch in io.read_batches(unit.path, fmt, batch_rows=options.batch_rows, row_groups=unit.row_groups,
-                                 on_position=on_position):
+                                 byte_range=unit.byte_range, on_position=on_position):
         table = io.batch_table(batch)
         first = counters.get(table, unit.first_row)
         counters[table] = first + batch.num_rows
@@ -506,11 +536,11 @@ def _parquet_sample(unit: WorkUnit, fmt: io.FileFormat, options: ScanOptions, k:
 
 
 def _scan_rows(result: UnitResult, table: str | None, rows: np.ndarray, batch: pa.RecordBatch, fmt: io.FileFormat,
-               options: ScanOptions) -> None:
+               options: ScanOptions, memo: tables.ValueMemo) -> None:
     analyzer = default_analyzer()
     text = fmt.kind == "text"
     scan = tables.scan_batch(batch, analyzer=analyzer, entities=options.entities, min_score=options.min_score,
-                             language=options.language, name_context=not text)
+                             language=options.language, name_context=not text, memo=memo)
     result.rows += batch.num_rows
     result.cells += 0 if text else batch.num_rows * len(scan.columns)
     result.values += sum(p.non_null for p in scan.columns.values() if p.scanned)
@@ -520,23 +550,62 @@ def _scan_rows(result: UnitResult, table: str | None, rows: np.ndarray, batch: p
                 result.profiles[table, name].merge(profile)
             else:
                 result.profiles[table, name] = profile
-    for cell in scan.findings:
-        finding = cell.finding
-        column = None if text else cell.column
-        key = (table, column, finding.entity)
+    for name, located in scan.located.items():
+        _add_column(result, table, None if text else name, located, rows, scan.texts[name], options)
+
+
+def _add_column(result: UnitResult, table: str | None, column: str | None, located: tables.Located,
+                rows: np.ndarray, text: pa.Array, options: ScanOptions) -> None:
+    """Fold a column's occurrences into the unit's finding groups, as if walking them in row and offset order.
+
+    Counts come from numpy and maxima and recognisers from the column's distinct findings (each occurs at least
+    once); only the sample locations kept are built one by one, so the cost does not grow with the occurrences.
+    """
+    distinct, which = located.distinct, located.which
+    members: dict[str, list[int]] = {}
+    for index, finding in enumerate(distinct):
+        members.setdefault(finding.entity, []).append(index)
+    entity_of = np.empty(len(distinct), dtype=np.int64)
+    for code, indices in enumerate(members.values()):
+        entity_of[indices] = code
+    codes = entity_of[which]
+    counts = np.bincount(codes, minlength=len(members))
+    for code, (entity, indices) in enumerate(members.items()):
+        key = (table, column, entity)
         group = result.groups.get(key)
+        mine: np.ndarray | None = None
         if group is None:
-            group = result.groups[key] = FindingGroup(result.unit.path, table, column, finding.entity,
-                                                      finding.category, finding.severity)
-        group.count += 1
-        group.max_score = max(group.max_score, finding.score)
-        if finding.reason.recognizer not in group.recognizers:
-            group.recognizers.append(finding.reason.recognizer)
-        if len(group.samples) < options.max_samples:
-            preview = None
-            if options.on_sample is not None:
-                preview = options.on_sample(scan.texts[cell.column][cell.row].as_py()[finding.start:finding.end])
-            group.samples.append(Location(int(rows[cell.row]) + 1, column, finding.start, finding.end, preview))
+            mine = np.flatnonzero(codes == code)
+            first = distinct[which[mine[0]]]
+            group = result.groups[key] = FindingGroup(result.unit.path, table, column, entity, first.category,
+                                                      first.severity)
+        group.count += int(counts[code])
+        group.max_score = max(group.max_score, max(distinct[index].score for index in indices))
+        new = {distinct[index].reason.recognizer for index in indices}.difference(group.recognizers)
+        if new:
+            mine = np.flatnonzero(codes == code) if mine is None else mine
+            group.recognizers.extend(_first_seen(new, (distinct[index] for index in which[mine].tolist())))
+        wanted = options.max_samples - len(group.samples)
+        if wanted > 0:
+            mine = np.flatnonzero(codes == code) if mine is None else mine
+            for position in mine[:wanted].tolist():
+                finding, row = distinct[which[position]], int(located.rows[position])
+                preview = None
+                if options.on_sample is not None:
+                    preview = options.on_sample(text[row].as_py()[finding.start:finding.end])
+                group.samples.append(Location(int(rows[row]) + 1, column, finding.start, finding.end, preview))
+
+
+def _first_seen(names: set[str], findings: Iterable[Finding]) -> list[str]:
+    """The recognisers ``names`` in the order their first finding comes in ``findings``."""
+    seen: list[str] = []
+    for finding in findings:
+        name = finding.reason.recognizer
+        if name in names and name not in seen:
+            seen.append(name)
+            if len(seen) == len(names):
+                break
+    return seen
 
 
 def _merge(files: Sequence[tuple[str, str | None]], results: Sequence[UnitResult], options: ScanOptions,
@@ -549,18 +618,21 @@ def _merge(files: Sequence[tuple[str, str | None]], results: Sequence[UnitResult
     reports: list[FileReport] = []
     columns: list[ColumnReport] = []
     for file_index, (path, _) in enumerate(files):
-        parts = by_file[file_index]
+        parts = _until_error(by_file[file_index])
         groups: dict[tuple[str | None, str | None, str], FindingGroup] = {}
         profiles: dict[tuple[str | None, str], tables.ColumnProfile] = {}
+        rows_before = 0
         for part in parts:
+            shift = rows_before if part.unit.byte_range is not None else 0
             for key, group in part.groups.items():
-                _add_group(groups, key, group, options.max_samples)
+                _add_group(groups, key, _shifted(group, shift, options.max_samples), options.max_samples)
+            rows_before += part.rows
             for key, profile in part.profiles.items():
                 if key in profiles:
                     profiles[key].merge(profile)
                 else:
                     profiles[key] = profile
-        reports.append(_file_report(path, parts, options))
+        reports.append(_file_report(path, parts, sum(part.unit.bytes for part in by_file[file_index]), options))
         columns.extend(ColumnReport(path, table, profile) for (table, _), profile in profiles.items())
         order = {key: rank for rank, key in enumerate(profiles)}
         tables_seen = list(dict.fromkeys([table for table, _ in profiles] + [key[0] for key in groups]))
@@ -568,6 +640,21 @@ def _merge(files: Sequence[tuple[str, str | None]], results: Sequence[UnitResult
                                                                 order.get((g.table, g.column or ""), -1), g.entity)))
     return ScanResult(findings, reports, columns, _summary(reports, findings, options, elapsed, workers, engine),
                       options.label_threshold)
+
+
+def _until_error(parts: list[UnitResult]) -> list[UnitResult]:
+    """The parts up to the first that failed: a one-unit scan stops at the first error, and so does a split one."""
+    failed = next((i for i, part in enumerate(parts) if part.error is not None), len(parts) - 1)
+    return parts[: failed + 1]
+
+
+def _shifted(group: FindingGroup, rows: int, max_samples: int) -> FindingGroup:
+    """The group with its sample rows moved down by the ``rows`` of the parts before it (at most the samples
+    that can be kept)."""
+    if not rows:
+        return group
+    moved = [replace(location, row=location.row + rows) for location in group.samples[:max_samples]]
+    return replace(group, samples=moved)
 
 
 def _add_group(groups: dict[tuple[str | None, str | None, str], FindingGroup],
@@ -582,7 +669,7 @@ def _add_group(groups: dict[tuple[str | None, str | None, str], FindingGroup],
     into.samples.extend(group.samples[: max_samples - len(into.samples)])
 
 
-def _file_report(path: str, parts: Sequence[UnitResult], options: ScanOptions) -> FileReport:
+def _file_report(path: str, parts: Sequence[UnitResult], size: int, options: ScanOptions) -> FileReport:
     first = parts[0].unit
     error = next((part.error for part in parts if part.error is not None), None)
     rows = sum(part.rows for part in parts)
@@ -595,7 +682,7 @@ def _file_report(path: str, parts: Sequence[UnitResult], options: ScanOptions) -
     if options.sample is not None and status != "skipped":
         sample = _confidence(options.sample, rows, sum(part.rows_total for part in parts))
     scanned = status != "skipped"
-    return FileReport(path, label, status, error, sum(part.unit.bytes for part in parts) if scanned else 0, rows,
+    return FileReport(path, label, status, error, size if scanned else 0, rows,
                       sum(part.cells for part in parts), sum(part.values for part in parts),
                       parts[0].sha256 if status == "scanned" else None, sample)
 

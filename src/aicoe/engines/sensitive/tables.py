@@ -11,6 +11,9 @@ fields flattened to dotted names). Numeric (integer, decimal) and date/time colu
 their name suggests an identifier or a birth date (see ``IDENTIFIER_NAME_WORDS``: an integer column ``ssn`` or
 ``phone`` can hold the real thing, while ``price`` or ``quantity`` never needs the cost). Floats, booleans,
 binary and list columns are not scanned; their profile says so.
+
+A column whose values repeat has each distinct value scanned once per batch, and once per scan when the caller
+passes a :class:`ValueMemo`; occurrences are kept as arrays (:class:`Located`), not one object per cell.
 """
 
 from __future__ import annotations
@@ -32,6 +35,11 @@ IDENTIFIER_NAME_WORDS: frozenset[str] = frozenset({
     "phone", "mobile", "cell", "tel", "telephone", "fax", "msisdn", "dob", "birth", "birthday", "birthdate",
 })
 DEFAULT_LABEL_THRESHOLD = 0.5
+# Scan a column's distinct values instead of every value when at most this share of them are distinct.
+DEDUPLICATE_SHARE = 0.75
+# What a ValueMemo holds at most, in characters of values, and what each entry counts for beyond its characters.
+MEMO_CHARS = 1 << 24
+MEMO_ENTRY_CHARS = 64
 NOT_SCANNED = "type {type} is not scanned"
 NOT_IDENTIFIER_NAME = "type {type} is scanned only when the column name suggests an identifier"
 
@@ -89,14 +97,66 @@ class CellFinding:
     finding: Finding
 
 
+@dataclass(frozen=True, slots=True)
+class Located:
+    """A column's findings as arrays: occurrence ``i`` is ``distinct[which[i]]`` in row ``rows[i]``, in row order
+    then offset order. Rows holding the same value share its findings, so a column of a million cells with a few
+    thousand distinct values holds a few thousand :class:`Finding` objects, and per-entity counts, maxima and the
+    first occurrences come from numpy rather than a loop over every occurrence. Every distinct finding occurs at
+    least once."""
+
+    rows: np.ndarray
+    which: np.ndarray
+    distinct: list[Finding]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def pairs(self) -> list[tuple[int, Finding]]:
+        """(row, finding) for every occurrence, in order."""
+        distinct = self.distinct
+        return [(row, distinct[index]) for row, index in zip(self.rows.tolist(), self.which.tolist(), strict=True)]
+
+
 @dataclass(slots=True)
 class TableScan:
-    """Findings ordered by column (table order), then row, then offset; a profile per column; the text each
-    scanned column was read as (so a caller can cut a found value out while it is in memory)."""
+    """Per scanned column with findings, where they are (:class:`Located`, columns in table order); a profile per
+    column; the text each scanned column was read as (so a caller can cut a found value out while it is in
+    memory)."""
 
-    findings: list[CellFinding]
+    located: dict[str, Located]
     columns: dict[str, ColumnProfile]
     texts: dict[str, pa.Array]
+
+    @property
+    def findings(self) -> list[CellFinding]:
+        """Every occurrence as a :class:`CellFinding`, ordered by column (table order), then row, then offset."""
+        return [CellFinding(row, name, finding) for name, located in self.located.items()
+                for row, finding in located.pairs()]
+
+
+class ValueMemo:
+    """The findings of values already scanned, per column and scan options, for later batches of the same scan.
+
+    A value's findings depend on the value, the column's context words, the options and the analyzer alone, so
+    a column whose values repeat across batches (codes, categories, a customer's e-mail on each of their orders)
+    needs each value scanned once per scan, not once per batch. Only columns whose values repeat within a batch
+    (see :data:`DEDUPLICATE_SHARE`) are remembered, and at most about ``limit_chars`` characters of values in all;
+    past that, nothing more is added. It holds raw values: keep one for the length of a scan, never longer.
+    """
+
+    def __init__(self, limit_chars: int = MEMO_CHARS) -> None:
+        self._columns: dict[tuple[object, ...], dict[str, tuple[Finding, ...]]] = {}
+        self._room = limit_chars
+
+    def column(self, key: tuple[object, ...]) -> dict[str, tuple[Finding, ...]]:
+        return self._columns.setdefault(key, {})
+
+    def keep(self, known: dict[str, tuple[Finding, ...]], value: str, found: tuple[Finding, ...]) -> None:
+        cost = len(value) + MEMO_ENTRY_CHARS
+        if cost <= self._room:
+            known[value] = found
+            self._room -= cost
 
 
 def scan_strings(values: pa.Array, *, context: Iterable[str] = (), analyzer: Analyzer | None = None,
@@ -106,30 +166,98 @@ def scan_strings(values: pa.Array, *, context: Iterable[str] = (), analyzer: Ana
 
     Nulls are skipped. ``context`` words count as present near every value (a column name). The building block
     for table scanning and for rewriting a column in place.
+
+    A value's findings depend on the value alone (nothing crosses a line), so a column that repeats values (codes,
+    categories, a customer's e-mail on each of their orders) has each distinct value scanned once, when at most
+    :data:`DEDUPLICATE_SHARE` of its values are distinct; rows holding the same value share the same
+    :class:`Finding` objects (they are immutable).
     """
-    analyzer = analyzer or default_analyzer()
+    located = _locate(values, context=context, analyzer=analyzer or default_analyzer(), entities=entities,
+                      min_score=min_score, language=language)
+    return located.pairs()
+
+
+_NONE = np.empty(0, dtype=np.int64)
+
+
+def _locate(values: pa.Array, *, context: Iterable[str], analyzer: Analyzer, entities: Iterable[str] | None,
+            min_score: float, language: str, memo: ValueMemo | None = None) -> Located:
+    """:func:`scan_strings` as a :class:`Located`."""
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
     present = values.is_valid()
     dense = values.filter(present) if values.null_count else values
     if len(dense) == 0:
-        return []
-    lengths = pc.utf8_length(dense).to_numpy(zero_copy_only=False).astype(np.int64)
+        return Located(_NONE, _NONE, [])
+    options = {"analyzer": analyzer, "entities": entities, "min_score": min_score, "language": language,
+               "extra_context": tuple(context)}
+    encoded = pc.dictionary_encode(dense)
+    if len(encoded.dictionary) <= DEDUPLICATE_SHARE * len(dense):
+        if memo is None:
+            keys, found = _scan_values(encoded.dictionary, **options)
+        else:
+            key = (analyzer, options["extra_context"], None if entities is None else frozenset(entities), min_score,
+                   language)
+            keys, found = _remembered(encoded.dictionary, memo, memo.column(key), options)
+        rows, which = _repeated(encoded.indices.to_numpy(zero_copy_only=False), keys, len(encoded.dictionary))
+    else:
+        rows, found = _scan_values(dense, **options)
+        which = np.arange(len(found), dtype=np.int64)
+    if found and values.null_count:
+        rows = np.flatnonzero(present.to_numpy(zero_copy_only=False))[rows]
+    return Located(rows, which, found)
+
+
+def _scan_values(values: pa.Array, *, analyzer: Analyzer, **options: object) -> tuple[np.ndarray, list[Finding]]:
+    """The findings of non-null ``values`` scanned as one text, with the index of the value each is in."""
+    lengths = pc.utf8_length(values).to_numpy(zero_copy_only=False).astype(np.int64)
     starts = np.empty(len(lengths), dtype=np.int64)
     starts[0] = 0
     np.cumsum(lengths[:-1] + 1, out=starts[1:])
-    joined = _join_lines(dense)
-    spans = analyzer.scan_spans(joined, entities=entities, min_score=min_score, language=language,
-                                extra_context=tuple(context))
+    spans = analyzer.scan_spans(_join_lines(values), **options)  # type: ignore[arg-type]
     if not spans:
-        return []
+        return _NONE, []
     positions = np.fromiter((span[0] for span in spans), dtype=np.int64, count=len(spans))
     items = np.searchsorted(starts, positions, side="right") - 1
     shifts = starts[items].tolist()
-    rows = np.flatnonzero(present.to_numpy(zero_copy_only=False))[items] if values.null_count else items
-    return [(row, Finding(entity, start - shift, end - shift, score, category, severity, reason))
-            for row, shift, (start, end, score, entity, category, severity, reason)
-            in zip(rows.tolist(), shifts, spans, strict=True)]
+    return items, [Finding(entity, start - shift, end - shift, score, category, severity, reason)
+                   for shift, (start, end, score, entity, category, severity, reason) in zip(shifts, spans,
+                                                                                            strict=True)]
+
+
+def _remembered(dictionary: pa.Array, memo: ValueMemo, known: dict[str, tuple[Finding, ...]],
+                options: dict[str, object]) -> tuple[np.ndarray, list[Finding]]:
+    """:func:`_scan_values` of distinct values, scanning only those ``known`` lacks and remembering them."""
+    values = dictionary.to_pylist()
+    per_value = [known.get(value) for value in values]
+    missing = [index for index, found in enumerate(per_value) if found is None]
+    if missing:
+        keys, found = _scan_values(dictionary.take(pa.array(missing, type=pa.int64())), **options)  # type: ignore[arg-type]
+        fresh: list[list[Finding]] = [[] for _ in missing]
+        for key, finding in zip(keys.tolist(), found, strict=True):
+            fresh[key].append(finding)
+        for index, findings in zip(missing, fresh, strict=True):
+            per_value[index] = tuple(findings)
+            memo.keep(known, values[index], per_value[index])
+    counts = [len(findings) for findings in per_value]  # type: ignore[arg-type]
+    return (np.repeat(np.arange(len(values), dtype=np.int64), counts),
+            [finding for findings in per_value for finding in findings])  # type: ignore[union-attr]
+
+
+def _repeated(indices: np.ndarray, keys: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and distinct-finding indices for every occurrence, when value ``indices[row]`` of a dictionary of
+    ``size`` values holds the findings whose ``keys`` (value indices, ascending) name it: all in numpy."""
+    if not len(keys):
+        return _NONE, _NONE
+    per_value = np.bincount(keys, minlength=size)
+    first = np.concatenate(([0], np.cumsum(per_value)[:-1]))
+    counts = per_value[indices]
+    holding = np.flatnonzero(counts)
+    repeats = counts[holding]
+    rows = np.repeat(holding, repeats)
+    ends = np.cumsum(repeats)
+    within = np.arange(ends[-1], dtype=np.int64) - np.repeat(ends - repeats, repeats)
+    return rows, np.repeat(first[indices[holding]], repeats) + within
 
 
 def _join_lines(values: pa.Array) -> str:
@@ -140,12 +268,14 @@ def _join_lines(values: pa.Array) -> str:
 
 def scan_batch(batch: pa.RecordBatch | pa.Table, *, analyzer: Analyzer | None = None,
                entities: Iterable[str] | None = None, min_score: float = DEFAULT_MIN_SCORE, language: str = "en",
-               columns: Sequence[str] | None = None, name_context: bool = True) -> TableScan:
+               columns: Sequence[str] | None = None, name_context: bool = True,
+               memo: ValueMemo | None = None) -> TableScan:
     """Scan every scannable column of a batch or table (or only ``columns``), with the column's name as context
-    unless ``name_context`` is false (a text file read as a table of lines has no meaningful column name)."""
+    unless ``name_context`` is false (a text file read as a table of lines has no meaningful column name).
+    ``memo`` carries what earlier batches of the same scan found in repeated values (see :class:`ValueMemo`)."""
     analyzer = analyzer or default_analyzer()
     wanted = frozenset(entities) if entities is not None else None
-    findings: list[CellFinding] = []
+    located: dict[str, Located] = {}
     profiles: dict[str, ColumnProfile] = {}
     texts: dict[str, pa.Array] = {}
     for name, array in _leaf_columns(batch):
@@ -157,16 +287,27 @@ def scan_batch(batch: pa.RecordBatch | pa.Table, *, analyzer: Analyzer | None = 
         if text is None:
             continue
         texts[name] = text
-        located = scan_strings(text, context=(name,) if name_context else (), analyzer=analyzer, entities=wanted,
-                               min_score=min_score, language=language)
-        by_entity: dict[str, list[int]] = {}
-        for row, finding in located:
-            findings.append(CellFinding(row, name, finding))
-            by_entity.setdefault(finding.entity, []).append(row)
-        for entity, rows in sorted(by_entity.items()):
-            profile.occurrences[entity] = len(rows)
-            profile.rows[entity] = len(set(rows))
-    return TableScan(findings, profiles, texts)
+        found = _locate(text, context=(name,) if name_context else (), analyzer=analyzer, entities=wanted,
+                        min_score=min_score, language=language, memo=memo)
+        if len(found):
+            located[name] = found
+            _count(profile, found, len(array))
+    return TableScan(located, profiles, texts)
+
+
+def _count(profile: ColumnProfile, located: Located, rows: int) -> None:
+    """Per entity, the occurrences and the distinct rows (of ``rows``) holding them."""
+    names = sorted({finding.entity for finding in located.distinct})
+    code = {entity: index for index, entity in enumerate(names)}
+    codes = np.fromiter((code[finding.entity] for finding in located.distinct), dtype=np.int64,
+                        count=len(located.distinct))[located.which]
+    occurrences = np.bincount(codes, minlength=len(names))
+    holds = np.zeros((rows, len(names)), dtype=np.bool_)
+    holds[located.rows, codes] = True
+    distinct_rows = holds.sum(axis=0)
+    for index, entity in enumerate(names):
+        profile.occurrences[entity] = int(occurrences[index])
+        profile.rows[entity] = int(distinct_rows[index])
 
 
 def _leaf_columns(batch: pa.RecordBatch | pa.Table) -> Iterator[tuple[str, pa.Array]]:
