@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aicoe.engines.sensitive import io, scanner, tables
-from aicoe.engines.sensitive.analyzer import default_analyzer
+from aicoe.engines.sensitive.analyzer import Analyzer, default_analyzer
 
 POOL = ["4111 1111 1111 1111", "ssn 123-45-6789 and 078-05-1120", "zoe@example.com", "call +44 20 7946 0018",
         "nothing here", "Zoë née Ångström 123-45-6789", "4111-1111-1111-1112", "a@b.io, c@d.io; 5500 0000 0000 0004",
@@ -105,8 +105,8 @@ def _reverse(value: str) -> str:
     return value[::-1]
 
 
-def test_a_memo_scans_each_repeated_value_once_per_scan_and_finds_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
-    analyzer = default_analyzer()
+def _count_scans(monkeypatch: pytest.MonkeyPatch, analyzer: Analyzer) -> list[int]:
+    """Makes ``analyzer`` note how many values each of its scans covers (one per line of the joined text)."""
     scanned: list[int] = []
     original = analyzer.scan_spans
 
@@ -114,10 +114,16 @@ def test_a_memo_scans_each_repeated_value_once_per_scan_and_finds_the_same(monke
         scanned.append(text.count("\n") + 1)
         return original(text, **options)  # type: ignore[arg-type]
 
+    monkeypatch.setattr(analyzer, "scan_spans", counting)
+    return scanned
+
+
+def test_a_memo_scans_each_repeated_value_once_per_scan_and_finds_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    analyzer = default_analyzer()
     first = pa.table({"notes": [POOL[0], POOL[1], POOL[0], POOL[1], None]})
     second = pa.table({"notes": [POOL[1], POOL[2], POOL[1], POOL[2], POOL[0]]})
     plain = [tables.scan_batch(table, analyzer=analyzer).findings for table in (first, second)]
-    monkeypatch.setattr(analyzer, "scan_spans", counting)
+    scanned = _count_scans(monkeypatch, analyzer)
     memo = tables.ValueMemo()
     remembered = [tables.scan_batch(table, analyzer=analyzer, memo=memo).findings for table in (first, second)]
     assert remembered == plain
@@ -134,13 +140,6 @@ def test_a_full_memo_keeps_what_it_holds_and_adds_nothing(monkeypatch: pytest.Mo
     expected = tables.scan_batch(table).findings
     assert tables.scan_batch(table, memo=memo).findings == expected
     analyzer = default_analyzer()
-    scanned: list[int] = []
-    original = analyzer.scan_spans
-
-    def counting(text: str, **options: object) -> object:
-        scanned.append(text.count("\n") + 1)
-        return original(text, **options)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(analyzer, "scan_spans", counting)
+    scanned = _count_scans(monkeypatch, analyzer)
     assert tables.scan_batch(table, analyzer=analyzer, memo=memo).findings == expected
     assert scanned == [1]  # POOL[2] was remembered; POOL[3] no longer fitted
