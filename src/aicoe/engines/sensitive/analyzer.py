@@ -183,6 +183,18 @@ class Analyzer:
         plan, _ = self._check(None, DEFAULT_MIN_SCORE, language)
         return plan.filter.engine
 
+    def dump_filter(self, language: str = "en") -> bytes | None:
+        """``language``'s compiled pattern filter, serialised for :meth:`load_filter` in another process (a pool
+        worker, a Ray task) that would otherwise compile it again; waits for the compile. None without Hyperscan."""
+        plan, _ = self._check(None, DEFAULT_MIN_SCORE, language)
+        return plan.filter.dump()
+
+    def load_filter(self, language: str, blob: bytes) -> bool:
+        """Adopt a filter :meth:`dump_filter` serialised (an analyzer with the same recognisers); False when it does
+        not load here, and the filter is compiled as usual."""
+        plan, _ = self._check(None, DEFAULT_MIN_SCORE, language)
+        return plan.filter.load(blob)
+
     def candidate_count(self, text: str, *, language: str = "en") -> int:
         """How many pattern matches ``text`` yields before validation: the work a scan does, bounded by the
         text's length (each pattern's matches are non-overlapping and non-empty)."""

@@ -349,8 +349,10 @@ def _run_pool(units: Sequence[WorkUnit], options: ScanOptions, progress: Progres
     context = multiprocessing.get_context("spawn")  # fork is unsafe with Arrow's and Ray's threads
     results: list[UnitResult | None] = [None] * len(units)
     done = 0
+    # The filter's compile started when scan_paths validated its options; each worker adopts it (see prefilter).
+    compiled = default_analyzer().dump_filter(options.language)
     with ProcessPoolExecutor(max_workers=min(workers, max(len(units), 1)), mp_context=context,
-                             initializer=_start_worker, initargs=(options.language,)) as pool:
+                             initializer=_start_worker, initargs=(options.language, compiled)) as pool:
         pending: dict[Future[UnitResult], WorkUnit] = {pool.submit(_scan_in_worker, unit, options): unit
                                                        for unit in units}
         while pending:
@@ -368,12 +370,19 @@ def _run_pool(units: Sequence[WorkUnit], options: ScanOptions, progress: Progres
 _worker_memo: tables.ValueMemo | None = None
 
 
-def _start_worker(language: str) -> None:
+def _start_worker(language: str, compiled: bytes | None) -> None:
     """Build the analyzer and its Hyperscan filter before the first unit: scanning while the filter compiles in
-    the background leaves the first batches to the much slower RE2 set, on a core the compile also wants."""
+    the background leaves the first batches to the much slower RE2 set, on a core the compile also wants. The
+    parent's ``compiled`` filter is adopted when it loads (a second of a core saved per worker); else compiled."""
     global _worker_memo
     _worker_memo = tables.ValueMemo()
+    _adopt_filter(language, compiled)
     default_analyzer().prepare(language)
+
+
+def _adopt_filter(language: str, compiled: bytes | None) -> None:
+    if compiled is not None:
+        default_analyzer().load_filter(language, compiled)
 
 
 def _scan_in_worker(unit: WorkUnit, options: ScanOptions) -> UnitResult:
@@ -393,8 +402,9 @@ def _ray() -> ModuleType:
 
 def _run_ray(ray: ModuleType, units: Sequence[WorkUnit], options: ScanOptions, progress: Progress | None,
              total: int) -> list[UnitResult]:
-    remote = ray.remote(num_cpus=1)(scan_unit)
-    refs = [remote.remote(unit, options) for unit in units]
+    remote = ray.remote(num_cpus=1)(_scan_in_ray_task)
+    compiled = ray.put(default_analyzer().dump_filter(options.language))  # stored once, fetched once per node
+    refs = [remote.remote(unit, options, compiled) for unit in units]
     index_of = {ref: i for i, ref in enumerate(refs)}
     results: list[UnitResult | None] = [None] * len(units)
     pending, done = list(refs), 0
@@ -407,6 +417,12 @@ def _run_ray(ray: ModuleType, units: Sequence[WorkUnit], options: ScanOptions, p
             if progress is not None:
                 progress(done, total)
     return results  # type: ignore[return-value]
+
+
+def _scan_in_ray_task(unit: WorkUnit, options: ScanOptions, compiled: bytes | None) -> UnitResult:
+    """:func:`scan_unit` in a Ray worker process, which adopts the driver's compiled filter on its first task."""
+    _adopt_filter(options.language, compiled)
+    return scan_unit(unit, options)
 
 
 def scan_unit(unit: WorkUnit, options: ScanOptions, on_position: Callable[[int], None] | None = None,

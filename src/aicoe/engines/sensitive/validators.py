@@ -6,6 +6,7 @@ pure and total: any string gives True or False, never an exception, so they can 
 
 from __future__ import annotations
 
+import bisect
 import functools
 import hashlib
 import ipaddress
@@ -16,13 +17,14 @@ from datetime import date
 import phonenumbers
 from Crypto.Hash import keccak
 
-_SEPARATORS = str.maketrans("", "", " -./")
+_SEPARATORS = b" -./"
 
 
-def _digits(value: str, separators: dict[int, None] = _SEPARATORS) -> str | None:
-    """``value`` without separators if only ASCII digits remain, else None."""
-    stripped = value.translate(separators)
-    return stripped if stripped.isascii() and stripped.isdigit() else None
+def _digits(value: str, separators: bytes = _SEPARATORS) -> str | None:
+    """``value`` without separators if only ASCII digits remain, else None. Done on bytes: deleting bytes is one
+    C loop with no per-character lookup, and ``bytes.isdigit`` admits ASCII digits only."""
+    stripped = value.encode("utf-8", "surrogatepass").translate(None, separators)
+    return stripped.decode("ascii") if stripped.isdigit() else None
 
 
 _EMAIL = re.compile(r"(?!\.)(?:\.?[A-Za-z0-9_%+-])+@(?:(?!-)[A-Za-z0-9-]{1,63}(?<!-)\.)+[A-Za-z]{2,63}")
@@ -34,17 +36,18 @@ def email_address(value: str) -> bool:
     return len(value) <= 254 and 0 < value.find("@") <= 64 and _EMAIL.fullmatch(value) is not None
 
 
+# ASCII digit -> its value, and -> the digit sum of its double (what Luhn adds for every second digit).
+_DIGIT_VALUE = bytes.maketrans(b"0123456789", bytes(range(10)))
+_DOUBLED_DIGIT = bytes.maketrans(b"0123456789", bytes(d * 2 - 9 if d > 4 else d * 2 for d in range(10)))
+
+
 def luhn(digits: str) -> bool:
-    """The Luhn (mod 10) check over a string of ASCII digits."""
+    """The Luhn (mod 10) check over a string of ASCII digits: from the right, the digits in odd places plus the
+    digit sums of those in even places doubled, by table over byte slices (no per-digit Python work)."""
     if not (digits.isascii() and digits.isdigit()):
         return False
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        digit = ord(char) - 48
-        if index % 2:
-            digit = digit * 2 - 9 if digit > 4 else digit * 2
-        total += digit
-    return total % 10 == 0
+    data = digits.encode("ascii")[::-1]
+    return (sum(data[0::2].translate(_DIGIT_VALUE)) + sum(data[1::2].translate(_DOUBLED_DIGIT))) % 10 == 0
 
 
 # Issuer prefixes (inclusive ranges over the first digits) and the lengths each brand issues.
@@ -62,18 +65,40 @@ CARD_BRANDS: tuple[tuple[str, tuple[tuple[int, int], ...], frozenset[int]], ...]
 )
 
 
-def card_brand(digits: str) -> str | None:
-    """The brand whose issuer prefix and length fit ``digits`` (first match in :data:`CARD_BRANDS`)."""
+# Every issuer prefix is at most six digits: a range of w-digit prefixes is a range of six-digit ones.
+_PREFIX_DIGITS = 6
+
+
+def _brand_segments(length: int) -> tuple[list[int], list[str | None]]:
+    """For card numbers of ``length`` digits, the six-digit prefix space cut into segments (their starts,
+    ascending) and the brand of each: the first in :data:`CARD_BRANDS` whose ranges cover it, or None."""
+    covering: list[tuple[int, int, str]] = []
+    bounds = {0, 10 ** _PREFIX_DIGITS}
     for brand, ranges, lengths in CARD_BRANDS:
-        if len(digits) in lengths:
+        if length in lengths:
             for low, high in ranges:
-                width = len(str(low))
-                if low <= int(digits[:width]) <= high:
-                    return brand
-    return None
+                scale = 10 ** (_PREFIX_DIGITS - len(str(low)))
+                covering.append((low * scale, (high + 1) * scale, brand))
+                bounds.update((low * scale, (high + 1) * scale))
+    starts = sorted(bounds)[:-1]
+    brands = [next((brand for low, high, brand in covering if low <= start < high), None) for start in starts]
+    return starts, brands
 
 
-_CARD_SEPARATORS = str.maketrans("", "", " -")
+_BRAND_SEGMENTS = {length: _brand_segments(length) for _, _, lengths in CARD_BRANDS for length in lengths}
+
+
+def card_brand(digits: str) -> str | None:
+    """The brand whose issuer prefix and length fit ``digits`` (first match in :data:`CARD_BRANDS`): one bisect
+    of the six-digit prefix in the segments precomputed for its length."""
+    segments = _BRAND_SEGMENTS.get(len(digits))
+    if segments is None:
+        return None
+    starts, brands = segments
+    return brands[bisect.bisect_right(starts, int(digits[:_PREFIX_DIGITS])) - 1]
+
+
+_CARD_SEPARATORS = b" -"
 
 
 def credit_card(value: str) -> bool:
@@ -114,8 +139,8 @@ def us_ssn(value: str) -> bool:
     digits = _digits(value)
     if digits is None or len(digits) != 9 or digits in _INVALID_SSNS:
         return False
-    area, group, serial = int(digits[:3]), digits[3:5], digits[5:]
-    return area not in (0, 666) and area < 900 and group != "00" and serial != "0000"
+    area = digits[:3]
+    return area != "000" and area != "666" and area[0] != "9" and digits[3:5] != "00" and digits[5:] != "0000"
 
 
 _ITIN_GROUPS = frozenset([*range(50, 66), *range(70, 89), *range(90, 93), *range(94, 100)])
@@ -169,7 +194,7 @@ def br_cpf(value: str) -> bool:
     return first == int(digits[9]) and _mod11_digit(digits[:10], range(11, 1, -1)) == int(digits[10])
 
 
-_CNPJ_SEPARATORS = str.maketrans("", "", " -./")
+_CNPJ_SEPARATORS = b" -./"
 _CNPJ_FIRST = (5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2)
 _CNPJ_SECOND = (6, *_CNPJ_FIRST)
 
