@@ -427,8 +427,7 @@ class Proxy:
         if key.logging in ("redacted", "full"):
             call.prompt = render_messages(messages)
         restore: Mapping[str, str] = {}
-        if guard is not None and any(rule.applies_to("input") for rule in guard.policy.rules):
-            # (a policy with no input rule, limits included, has nothing to say about the prompt)
+        if guard is not None and "input" in guard.directions:  # a policy with no input rule has nothing to say
             verdict = await self.guard_input(call, guard, lambda: guard.check_input(messages))
             if verdict.action == "anonymise" and verdict.messages is not None:
                 body["messages"] = verdict.messages

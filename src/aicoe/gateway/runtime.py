@@ -115,10 +115,10 @@ class RouteEmbedder:
         outcome = "ok" if exc is None else "error"
         cost = 0 if tokens_in is None else tokens.cost_micros(tokens_in, 0, route.price_input_micros_per_mtok,
                                                                 route.price_output_micros_per_mtok)
-        metrics.GUARD_EMBEDDINGS.labels(route.alias, outcome).inc()
+        metrics.child(metrics.GUARD_EMBEDDINGS, route.alias, outcome).inc()
         if tokens_in is not None:
-            metrics.TOKENS.labels(route.alias, "in").inc(tokens_in)
-            metrics.COST.labels(route.alias).inc(cost)
+            metrics.child(metrics.TOKENS, route.alias, "in").inc(tokens_in)
+            metrics.child(metrics.COST, route.alias).inc(cost)
         if self._meter is None:
             return
         caller = GUARD_CALLER.get()

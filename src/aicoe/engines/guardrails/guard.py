@@ -67,6 +67,8 @@ class Guard:
     def __init__(self, policy: GuardPolicy, *, embed: Embed | None = None,
                  classifier: InjectionClassifier | None = None) -> None:
         self.policy = policy
+        # The directions any rule (limits included) applies to: a caller skips a direction outside it without a check.
+        self.directions = frozenset(d for d in ("input", "output") if any(r.applies_to(d) for r in policy.rules))
         self._classifier = classifier
         sensitive = [rule.params for rule in policy.rules if rule.kind in SENSITIVE_KINDS]
         self._sensitive = SensitiveScan(sensitive) if sensitive else None
