@@ -5,13 +5,16 @@ placeholders) are not, and no pattern crosses a line."""
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import math
+import re
 import string
 import zlib
 from itertools import zip_longest
 
 import pytest
+import re2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,6 +23,7 @@ from aicoe.engines.sensitive.entropy import (
     ENTROPY_THRESHOLD,
     MIN_HEX_LENGTH,
     TOKEN_CLASSES,
+    _reads_as_words,
     is_random_token,
     shannon_entropy,
     token_class,
@@ -618,3 +622,112 @@ def test_random_token_thresholds() -> None:
 @given(st.integers(20, 64).flatmap(lambda n: random_tokens(n, "_-+/")))
 def test_generated_tokens_pass_the_random_check(token: str) -> None:
     assert is_random_token(token)
+
+
+# Today's answers, pinned: (token, class, entropy bits, random?). The fast paths must give exactly these.
+PINNED_TOKENS: list[tuple[str, str, float, bool]] = [
+    ('0123456789abcdef0123456789abcdef', 'hex', 4.0, True),
+    ('9c283f4b9d4672434dfe0980863ed2ffde673181', 'hex', 3.696439344671015, True),
+    ('DEADBEEFCAFEBABE0123456789ABCDEF', 'hex', 3.6556390622295662, True),
+    ('deadbeefdeadbeefdeadbeefdeadbeef', 'letters', 2.1556390622295662, False),
+    ('abcdefabcdefabcdefabcdefabcdefab', 'letters', 2.579434002924965, False),
+    ('K82kV0qUjv6s8mQfB3nszzYx9YFQXg93an6LZ5+g', 'random', 4.8219280948873635, True),
+    ('7+o76wMyJ7qyoGml0SrtT/1twKB1vz1/qKDrh3lcyJAap0xEqDgWFKeN3mUliPCo', 'random', 5.198684179450871, True),
+    ('eyJhbGciOiAiRVMyNTYiLCAidHlwIjogIkpXVCJ9', 'random', 4.731687083026443, True),
+    ('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', 'random', 5.010181469210373, True),
+    ('4fabb688-30a9-4514-acd8-26064d4e92f3', 'random', 3.8400832519721115, True),
+    ('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', 'random', 4.853055907333276, True),
+    ('correcthorsebatterystaple', 'letters', 3.363856189774724, False),
+    ('CORRECTHORSEBATTERYSTAPLE', 'letters', 3.363856189774724, False),
+    ('xxxxxxxxxxxxxxxxxxxx', 'letters', -0.0, False),
+    ('Xx1Xx1Xx1Xx1Xx1Xx1Xx', 'random', 1.5812908992306927, False),
+    ('prod_db_backup_2024', 'words', 3.576617644908665, False),
+    ('my-app-secret-key-v2', 'words', 3.484183719779189, False),
+    ('config.Prod.DB2.url', 'words', 3.7871439606981383, False),
+    ('myAppSecretKey2024', 'words', 3.572431251322119, False),
+    ('MyHTTPServerKey', 'words', 3.1898980954642875, False),
+    ('getUserAccountSettingsV2', 'random', 3.7201755214643453, True),
+    ('ABCdefGHIjklMNOpqrSTU', 'words', 4.39231742277876, False),
+    ('ThisIsNotASecretValue', 'random', 3.9754180179138325, True),
+    ('aB3dE5fG7hJ9kL1mN3pQ', 'random', 4.221928094887362, True),
+    ('abcdefgh', 'letters', 3.0, False),
+    ('Ab1Cd2Ef3Gh4Jk5Lm6Np', 'random', 4.321928094887363, True),
+    ('Ab1Cd2Ab1Cd2Ab1Cd2Ab1Cd2Ab1Cd2', 'hex', 2.584962500721156, False),
+    ('ab12ab12ab12ab12ab12ab12ab12ab12', 'hex', 2.0, False),
+    ('abc123abc123abc123ab', 'hex', 2.5709505944546684, False),
+    ('12345678901234567890', 'no_letters', 3.321928094887362, False),
+    ('____----____----____', 'no_letters', 0.9709505944546686, False),
+    ('AAAAAAAAAAAAAAAAAAAAAAAAb', 'hex', 0.24229218908241482, False),
+    ('aaaaaaaaaaaaaaaaaaaaA1', 'hex', 0.5304060778306042, False),
+    ('-leadingSeparatorToken', 'random', 3.7544418457133446, True),
+    ('trailing_Token_', 'words', 3.5068905956085183, False),
+    ('a', 'letters', -0.0, False),
+    ('', 'no_letters', 0.0, False),
+    ('ñandúSeguro2024Clave', 'random', 4.021928094887362, True),
+    ('пароль123Секрет', 'random', 3.640223928941852, True),
+    ('Zx81qq42', 'random', 2.75, False),
+    ('AbCdEfGhIjKlMnOpQrSt', 'random', 4.321928094887363, True),
+    ('v1.2.3-beta+build.2024', 'words', 3.9362600275315254, False),
+    ('HTTP2Server3Config', 'words', 3.8365916681089787, False),
+    ('ABcdef', 'hex', 2.584962500721156, False),
+    ('ABCdef', 'hex', 2.584962500721156, False),
+    ('aBCdef', 'hex', 2.584962500721156, False),
+    ('AbcDEF', 'hex', 2.584962500721156, False),
+    ('A1b2C3d4E5f6G7h8I9j0', 'random', 4.321928094887363, True),
+    ('XYwords', 'words', 2.807354922057604, False),
+    ('ABCwords', 'words', 3.0, False),
+    ('xyZwords', 'words', 3.0, False),
+    ('Xwords1', 'words', 2.807354922057604, False),
+    ('getHTTPResponse', 'words', 3.323231428797621, False),
+    ('getHTTPResponseXY', 'words', 3.572469458770136, False),
+    ('aXyzQ1', 'random', 2.584962500721156, False),
+    ('my-ABwords', 'words', 3.321928094887362, False),
+    ('aéb-Écd', 'random', 2.807354922057604, False),
+    ('Pass_Word_Ok', 'words', 3.2516291673878226, False),
+    ('Ab-Cd', 'words', 2.321928094887362, False),
+    ('git-sha-1a2b3c', 'random', 3.521640636343319, True),
+    ("x" * 300 + "A1", 'random', 0.0640815368457271, False),
+    ('ǅab1Cd', 'random', 2.584962500721156, False),
+    ('abcdef01' * 4, 'hex', 3.0, True),
+    ('aB1cD2gH' * 3, 'random', 3.0, True),
+    ('aB1cD2gH' * 3 + 'a', 'random', 2.992487689168954, False),
+]
+
+
+@pytest.mark.parametrize(("token", "kind", "bits", "random"), PINNED_TOKENS)
+def test_pinned_token_answers(token: str, kind: str, bits: float, random: bool) -> None:
+    assert token_class(token) == kind
+    assert shannon_entropy(token) == bits  # the same float: same terms, same order
+    assert is_random_token(token) is random
+
+
+# The camelCase and plain-word rules as first written, run by RE2 (linear time, so no rewrite was needed there):
+# the reference for the backtracking-safe forms the module runs.
+_SPEC_CAMEL = re2.compile(r"[A-Z]?[a-z]*(?:[A-Z][a-z]{2,}|[A-Z]{2,}|[0-9]+)+")
+_SPEC_PLAIN = re2.compile(r"[A-Za-z][a-z]*[0-9]*|[A-Z]+[0-9]*|[0-9]+")
+
+
+def spec_reads_as_words(value: str) -> bool:
+    parts = [part for part in re.split(r"[-_./+=]+", value) if part]
+    if len(parts) > 1:
+        return all(_SPEC_PLAIN.fullmatch(part) or _SPEC_CAMEL.fullmatch(part) for part in parts)
+    mixed_case = any(char.isupper() for char in value) and any(char.islower() for char in value)
+    return mixed_case and _SPEC_CAMEL.fullmatch(value) is not None
+
+
+def test_reads_as_words_matches_the_spec_on_every_short_string() -> None:
+    for size in range(7):
+        for chars in itertools.product("Aab1-", repeat=size):
+            value = "".join(chars)
+            assert _reads_as_words(value) is spec_reads_as_words(value), value
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet="ABXabz019-_./+=%\u00e9", max_size=40) | st.text(alphabet="ABab1", max_size=60))
+def test_reads_as_words_matches_the_spec(value: str) -> None:
+    assert _reads_as_words(value) is spec_reads_as_words(value)
+
+
+def test_camel_case_rule_stays_linear_on_a_failing_run() -> None:
+    assert not _reads_as_words("A" * 5000 + "b1c")
+    assert not _reads_as_words("-".join(["ABCDEFGHab"] * 2000) + "-a1b")

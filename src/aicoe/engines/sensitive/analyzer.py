@@ -166,11 +166,7 @@ class Analyzer:
         """:meth:`scan_text`'s findings as plain tuples (start, end, score, entity, category, severity, reason):
         the form table scanning maps to cells without building each finding twice."""
         plan, wanted = self._check(entities, min_score, language)
-        spans = [(start, end, score, item.recognizer.entity, item.recognizer.category, item.recognizer.severity,
-                  reason)
-                 for start, end, score, reason, item in self._pattern_hits(text, plan, wanted,
-                                                                          ctx.extra_words(extra_context))
-                 if score >= min_score]
+        spans = self._pattern_spans(text, plan, wanted, ctx.extra_words(extra_context), min_score)
         if self.ner is not None:
             spans.extend((f.start, f.end, f.score, f.entity, f.category, f.severity, f.reason)
                          for f in _ner_findings(self.ner, text, language, wanted) if f.score >= min_score)
@@ -217,9 +213,9 @@ class Analyzer:
                 raise ValueError(UNKNOWN_ENTITY.format(entity=entity, supported=", ".join(self.entities)))
         return plan, wanted
 
-    def _pattern_hits(self, text: str, plan: _LanguagePlan, wanted: frozenset[str] | None,
-                      extra: str) -> Iterator[tuple[int, int, float, Reason, _Compiled]]:
-        """Validated, context-scored matches as (start, end, score, reason, pattern).
+    def _pattern_spans(self, text: str, plan: _LanguagePlan, wanted: frozenset[str] | None, extra: str,
+                       min_score: float) -> list[Span]:
+        """Validated, context-scored matches scoring at least ``min_score``, unresolved.
 
         Per recogniser and text, two things are worked out once: the caller's context alone (what a value alone
         on its line, such as a table cell, gets) and whether any of the recogniser's context words occurs in the
@@ -231,6 +227,7 @@ class Analyzer:
         data = _encode(text)
         ascii_only = len(data) == len(text)
         to_chars = _CharOffsets(data)
+        spans: list[Span] = []
         cues: dict[str, tuple[ctx.Found, bool]] = {}
         cued: frozenset[str] | None = None
         for item in plan.matching(data, wanted):
@@ -245,6 +242,7 @@ class Analyzer:
             alone, nearby = cue
             if requires_context and not nearby and not alone[0]:
                 continue
+            entity, category, severity = recognizer.entity, recognizer.category, recognizer.severity
             reasons: dict[tuple[str, ...], tuple[float, Reason]] = {}
             for start, end in _spans(item.regex, data, item.pattern.group):
                 if not ascii_only:
@@ -263,7 +261,9 @@ class Analyzer:
                 if scored is None:
                     reason = Reason(recognizer.name, item.pattern.name, recognizer.validator_name, words)
                     scored = reasons[words] = rule.score(base, bool(found[0]), bool(found[1])), reason
-                yield start, end, scored[0], scored[1], item
+                if scored[0] >= min_score:
+                    spans.append((start, end, scored[0], entity, category, severity, scored[1]))
+        return spans
 
 
 def _spans(regex: re2._Regexp, data: bytes, group: int) -> Iterator[tuple[int, int]]:

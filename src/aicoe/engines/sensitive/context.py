@@ -26,8 +26,12 @@ Found = tuple[tuple[str, ...], tuple[str, ...]]
 
 
 def split_words(text: str) -> tuple[str, ...]:
-    """Lower-cased words of ``text``: "customerEmail_2" -> ("customer", "email", "2"). Used for column names."""
-    return tuple(_WORD.findall(_CAMEL.sub(" ", text).lower()))
+    """Lower-cased words of ``text``: "customerEmail_2" -> ("customer", "email", "2"). Used for column names.
+
+    Text that lower-casing leaves unchanged has no upper-case letter, hence no camelCase boundary to split at.
+    """
+    lowered = text.lower()
+    return tuple(_WORD.findall(lowered if lowered == text else _CAMEL.sub(" ", text).lower()))
 
 
 @dataclass(frozen=True, slots=True)

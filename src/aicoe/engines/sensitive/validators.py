@@ -13,6 +13,7 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterable
 from datetime import date
+from operator import getitem, mul, xor
 
 import phonenumbers
 from Crypto.Hash import keccak
@@ -127,8 +128,11 @@ def iban(value: str) -> bool:
         return False
     if IBAN_LENGTHS.get(compact[:2]) != len(compact) or not compact[2:4].isdigit():
         return False
-    rearranged = compact[4:] + compact[:4]
-    return int("".join(str(int(char, 36)) for char in rearranged)) % 97 == 1
+    return int((compact[4:] + compact[:4]).translate(_IBAN_NUMBERS)) % 97 == 1
+
+
+# A-Z -> 10-35, as ISO 13616 reads letters (digits stay).
+_IBAN_NUMBERS = str.maketrans({chr(ord("A") + offset): str(10 + offset) for offset in range(26)})
 
 
 _INVALID_SSNS = frozenset({"078051120", "219099999"})
@@ -170,8 +174,17 @@ def uk_nhs(value: str) -> bool:
     digits = _digits(value)
     if digits is None or len(digits) != 10:
         return False
-    check = 11 - sum(int(d) * w for d, w in zip(digits[:9], range(10, 1, -1), strict=True)) % 11
-    return check != 10 and check % 11 == int(digits[9])
+    values = _digit_values(digits)
+    check = 11 - sum(map(mul, values, _NHS_WEIGHTS)) % 11
+    return check != 10 and check % 11 == values[9]
+
+
+_NHS_WEIGHTS = range(10, 1, -1)
+
+
+def _digit_values(digits: str) -> bytes:
+    """The values of a string of ASCII digits, one byte each (one table lookup in C, no ``int`` per digit)."""
+    return digits.encode("ascii").translate(_DIGIT_VALUE)
 
 
 def ca_sin(value: str) -> bool:
@@ -180,18 +193,23 @@ def ca_sin(value: str) -> bool:
     return digits is not None and len(digits) == 9 and digits[0] not in "08" and luhn(digits)
 
 
-def _mod11_digit(digits: str, weights: Iterable[int]) -> int:
-    remainder = sum(int(d) * w for d, w in zip(digits, weights, strict=True)) % 11
+def _mod11_digit(values: bytes, weights: Iterable[int]) -> int:
+    """The check digit of digit values ``values`` under ``weights`` (one weight per value)."""
+    remainder = sum(map(mul, values, weights)) % 11
     return 0 if remainder < 2 else 11 - remainder
+
+
+_CPF_FIRST = range(10, 1, -1)
+_CPF_SECOND = range(11, 1, -1)
 
 
 def br_cpf(value: str) -> bool:
     """Eleven digits, not all the same, with both CPF check digits."""
     digits = _digits(value)
-    if digits is None or len(digits) != 11 or len(set(digits)) == 1:
+    if digits is None or len(digits) != 11 or digits == digits[0] * 11:
         return False
-    first = _mod11_digit(digits[:9], range(10, 1, -1))
-    return first == int(digits[9]) and _mod11_digit(digits[:10], range(11, 1, -1)) == int(digits[10])
+    values = _digit_values(digits)
+    return _mod11_digit(values[:9], _CPF_FIRST) == values[9] and _mod11_digit(values[:10], _CPF_SECOND) == values[10]
 
 
 _CNPJ_SEPARATORS = b" -./"
@@ -202,16 +220,34 @@ _CNPJ_SECOND = (6, *_CNPJ_FIRST)
 def br_cnpj(value: str) -> bool:
     """Fourteen digits, not all the same, with both CNPJ check digits."""
     digits = _digits(value, _CNPJ_SEPARATORS)
-    if digits is None or len(digits) != 14 or len(set(digits)) == 1:
+    if digits is None or len(digits) != 14 or digits == digits[0] * 14:
         return False
-    return (_mod11_digit(digits[:12], _CNPJ_FIRST) == int(digits[12])
-            and _mod11_digit(digits[:13], _CNPJ_SECOND) == int(digits[13]))
+    values = _digit_values(digits)
+    return (_mod11_digit(values[:12], _CNPJ_FIRST) == values[12]
+            and _mod11_digit(values[:13], _CNPJ_SECOND) == values[13])
+
+
+# The octets ``ipaddress`` accepts: ASCII decimal 0-255 without leading zeros, i.e. exactly these strings.
+_IPV4_OCTETS = frozenset(map(str, range(256)))
+# Eight full hextets: valid, and with no "::", "." (embedded IPv4) or "%" (scope) the only valid IPv6 form.
+_IPV6_FULL = re.compile(r"[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){7}")
 
 
 def ip_address(value: str) -> bool:
-    """An IPv4 (no leading zeros) or IPv6 address, as Python's ``ipaddress`` parses it."""
+    """An IPv4 (no leading zeros) or IPv6 address, as Python's ``ipaddress`` parses it.
+
+    Decided without the module (whose failed parses raise, the cost of most candidates) where its rules are
+    simple: without ":" only IPv4 can parse (IPv6 needs two colons) and that is four octets; with ":" IPv4 cannot,
+    and IPv6 without "::", "." or "%" is eight hextets. The rest (compressed, embedded IPv4, scoped) is parsed."""
+    if ":" not in value:
+        parts = value.split(".")
+        return len(parts) == 4 and _IPV4_OCTETS.issuperset(parts)
+    if _IPV6_FULL.fullmatch(value) is not None:
+        return True
+    if "::" not in value and "." not in value and "%" not in value:
+        return False
     try:
-        ipaddress.ip_address(value)
+        ipaddress.IPv6Address(value)
     except ValueError:
         return False
     return True
@@ -221,27 +257,35 @@ _HEX = frozenset("0123456789abcdefABCDEF")
 
 
 def mac_address(value: str) -> bool:
-    """Six hex octets split by one consistent separator (":" or "-"), or Cisco's three dotted groups of four."""
-    for separator, width, count in ((":", 2, 6), ("-", 2, 6), (".", 4, 3)):
-        parts = value.split(separator)
-        if len(parts) == count and all(len(part) == width and set(part) <= _HEX for part in parts):
-            return True
-    return False
+    """Six hex octets split by one consistent separator (":" or "-"), or Cisco's three dotted groups of four.
+    By length and slices: the separators at every third (fifth) place, hex everywhere else."""
+    if len(value) == 17:
+        separator = value[2]
+        return (separator in (":", "-") and value[2::3] == separator * 5
+                and _HEX.issuperset(value[0::3]) and _HEX.issuperset(value[1::3]))
+    return (len(value) == 14 and value[4::5] == ".." and _HEX.issuperset(value[:4]) and _HEX.issuperset(value[5:9])
+            and _HEX.issuperset(value[10:]))
 
 
-_BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-_BASE58_INDEX = {char: index for index, char in enumerate(_BASE58)}
+_BASE58 = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+_BASE58_VALUES = bytes.maketrans(_BASE58, bytes(range(58)))
+# 58 ** k, highest first: a number's digits times these, summed in C (an address has at most 35 digits).
+_POWERS_58 = tuple(58 ** k for k in range(63, -1, -1))
 _BITCOIN_VERSIONS = (0x00, 0x05)  # P2PKH, P2SH on mainnet
 
 
 def base58check_decode(value: str) -> bytes | None:
     """The payload of a Base58Check string (version byte included) if its double-SHA-256 checksum holds."""
-    number = 0
-    for char in value:
-        index = _BASE58_INDEX.get(char)
-        if index is None:
-            return None
-        number = number * 58 + index
+    if not value.isascii():
+        return None
+    encoded = value.encode("ascii")
+    if encoded.translate(None, _BASE58):
+        return None
+    digits = encoded.translate(_BASE58_VALUES)
+    count = len(digits)
+    powers = _POWERS_58[len(_POWERS_58) - count:] if count <= len(_POWERS_58) else [58 ** k for k in
+                                                                                    range(count - 1, -1, -1)]
+    number = sum(map(mul, digits, powers))
     zeros = len(value) - len(value.lstrip("1"))
     raw = b"\x00" * zeros + (number.to_bytes((number.bit_length() + 7) // 8, "big") if number else b"")
     if len(raw) < 5:
@@ -256,21 +300,22 @@ def bitcoin_base58(value: str) -> bool:
     return payload is not None and len(payload) == 21 and payload[0] in _BITCOIN_VERSIONS
 
 
-_BECH32_CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
-_BECH32_INDEX = {char: index for index, char in enumerate(_BECH32_CHARSET)}
+_BECH32_CHARSET = b"qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+_BECH32_VALUES = bytes.maketrans(_BECH32_CHARSET, bytes(range(32)))
 _BECH32_CONST, _BECH32M_CONST = 1, 0x2BC830A3
+
+
+_BECH32_GENERATOR = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
+# For each value of the five bits shifted out, the XOR of the generator terms they select.
+_BECH32_TOP = tuple(functools.reduce(xor, (g for bit, g in enumerate(_BECH32_GENERATOR) if top >> bit & 1), 0)
+                    for top in range(32))
 
 
 def bech32_polymod(values: Iterable[int]) -> int:
     """BIP-173's checksum polynomial over 5-bit values."""
-    generator = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
     checksum = 1
     for value in values:
-        top = checksum >> 25
-        checksum = (checksum & 0x1FFFFFF) << 5 ^ value
-        for bit in range(5):
-            if (top >> bit) & 1:
-                checksum ^= generator[bit]
+        checksum = (checksum & 0x1FFFFFF) << 5 ^ value ^ _BECH32_TOP[checksum >> 25 & 31]
     return checksum
 
 
@@ -278,18 +323,24 @@ def bech32_hrp_expand(hrp: str) -> list[int]:
     return [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp]
 
 
-def _convert_bits(data: Iterable[int], from_bits: int, to_bits: int) -> list[int] | None:
-    """Regroup bits without padding; None when the leftover bits are not zero padding (BIP-173)."""
-    acc, bits, out = 0, 0, []
-    for value in data:
-        acc = (acc << from_bits) | value
-        bits += from_bits
-        while bits >= to_bits:
-            bits -= to_bits
-            out.append((acc >> bits) & ((1 << to_bits) - 1))
-    if bits >= from_bits or (acc << (to_bits - bits)) & ((1 << to_bits) - 1):
-        return None
-    return out
+def _bech32_shift(checksum: int) -> int:
+    """One polymod step with a zero value: the map every later value passes its contribution through."""
+    return (checksum & 0x1FFFFFF) << 5 ^ _BECH32_TOP[checksum >> 25 & 31]
+
+
+def _bech32_shifted(checksum: int, steps: int) -> int:
+    for _ in range(steps):
+        checksum = _bech32_shift(checksum)
+    return checksum
+
+
+# The polymod step is linear over GF(2): after m values, the checksum is the start state shifted m times XOR each
+# value shifted by its distance from the end. Tables of both let a checksum be one XOR-reduce in C.
+_SEGWIT_MAX_DATA = 84
+_BECH32_BY_DISTANCE = tuple(tuple(_bech32_shifted(value, distance) for value in range(32))
+                            for distance in range(_SEGWIT_MAX_DATA - 1, -1, -1))
+_BC_STATE = bech32_polymod(bech32_hrp_expand("bc"))
+_BC_SHIFTED = tuple(_bech32_shifted(_BC_STATE, steps) for steps in range(_SEGWIT_MAX_DATA + 1))
 
 
 def bitcoin_segwit(value: str) -> bool:
@@ -299,19 +350,28 @@ def bitcoin_segwit(value: str) -> bool:
         return False
     lowered = value.lower()
     hrp, _, data_part = lowered.rpartition("1")
-    if hrp != "bc" or not 6 < len(data_part) <= 84 or len(lowered) > 90:
+    if hrp != "bc" or not 6 < len(data_part) <= _SEGWIT_MAX_DATA or len(lowered) > 90 or not data_part.isascii():
         return False
-    data = [_BECH32_INDEX.get(char, -1) for char in data_part]
-    if -1 in data:
+    encoded = data_part.encode("ascii")
+    if encoded.translate(None, _BECH32_CHARSET):
         return False
+    data = encoded.translate(_BECH32_VALUES)
     version = data[0]
-    constant = bech32_polymod(bech32_hrp_expand(hrp) + data)
+    count = len(data)
+    constant = functools.reduce(xor, map(getitem, _BECH32_BY_DISTANCE[_SEGWIT_MAX_DATA - count:], data),
+                                _BC_SHIFTED[count])
     if version > 16 or constant != (_BECH32_CONST if version == 0 else _BECH32M_CONST):
         return False
-    program = _convert_bits(data[1:-6], 5, 8)
-    if program is None or not 2 <= len(program) <= 40:
+    # The witness program is the 5-bit groups between the version and the checksum regrouped into bytes: its
+    # length is their bits // 8, and the bits left over must be fewer than 5 and zero (BIP-173 padding).
+    groups = count - 7
+    leftover = groups * 5 % 8
+    if leftover >= 5 or (groups and data[-7] & ((1 << leftover) - 1)):
         return False
-    return version != 0 or len(program) in (20, 32)
+    length = groups * 5 // 8
+    if not 2 <= length <= 40:
+        return False
+    return version != 0 or length in (20, 32)
 
 
 def bitcoin_address(value: str) -> bool:
@@ -319,18 +379,27 @@ def bitcoin_address(value: str) -> bool:
     return bitcoin_segwit(value) if value[:3].lower() == "bc1" else bitcoin_base58(value)
 
 
+# A hex digit of the digest -> 0xFF where it is 8 or more (that character is upper case), else 0.
+_HIGH_NIBBLE = bytes.maketrans(b"0123456789abcdef", b"\x00" * 8 + b"\xff" * 8)
+
+
 def eip55_checksum(address: str) -> str:
     """``0x`` + the 40 hex digits with EIP-55 capitalisation: a letter is upper case where the matching nibble
-    of keccak-256(lower-case hex) is 8 or more."""
-    lower = address[2:].lower()
-    digest = keccak.new(digest_bits=256, data=lower.encode("ascii")).hexdigest()
-    return "0x" + "".join(c.upper() if int(h, 16) >= 8 else c for c, h in zip(lower, digest, strict=False))
+    of keccak-256(lower-case hex) is 8 or more. The choice is made for all characters at once, as big-integer
+    masks over the lower- and upper-case bytes."""
+    lower = address[2:].lower().encode("ascii")
+    digest = keccak.new(digest_bits=256, data=lower).digest().hex().encode("ascii")
+    lower = lower[:len(digest)]
+    size = len(lower)
+    upper_mask = int.from_bytes(digest[:size].translate(_HIGH_NIBBLE), "big")
+    mixed = int.from_bytes(lower.upper(), "big") & upper_mask | int.from_bytes(lower, "big") & ~upper_mask
+    return "0x" + mixed.to_bytes(size, "big").decode("ascii")
 
 
 def ethereum_address(value: str) -> bool:
     """``0x`` and 40 hex digits; mixed case must carry a valid EIP-55 checksum (one case carries none)."""
     body = value[2:]
-    if value[:2] != "0x" or len(body) != 40 or not set(body) <= _HEX:
+    if value[:2] != "0x" or len(body) != 40 or not _HEX.issuperset(body):
         return False
     if body == body.lower() or body == body.upper():
         return True
@@ -379,10 +448,21 @@ def _ordinal(word: str) -> str:
     return suffix if suffix in ("st", "nd", "rd", "th") else ""
 
 
+def _iso_reading(value: str) -> tuple[tuple[int, int, int]] | None:
+    """The one reading of "YYYY-MM-DD" (any of "-", ".", "/" between), the common shape, read by slicing; None
+    for any other text (what :func:`_date_readings` would split the same way)."""
+    if len(value) != 10 or value[4] not in "-./" or value[7] not in "-./":
+        return None
+    year, month, day = value[:4], value[5:7], value[8:]
+    if not (year + month + day).isascii() or not (year + month + day).isdigit():
+        return None
+    return ((int(year), int(month), int(day)),)
+
+
 def birth_date(value: str, *, today: Callable[[], date] = date.today) -> bool:
     """A real calendar date from 1900 up to today, in any reading of its format (ISO, day/month/year,
     month/day/year, or with a month name)."""
-    for year, month, day in _date_readings(value):
+    for year, month, day in _iso_reading(value) or _date_readings(value):
         if EARLIEST_BIRTH_YEAR <= year:
             try:
                 candidate = date(year, month, day)
@@ -393,58 +473,97 @@ def birth_date(value: str, *, today: Callable[[], date] = date.today) -> bool:
     return False
 
 
-# A phone value the fast path can reason about: ASCII digits and the separators the phone patterns allow, an
-# optional leading "+", an optional extension. Anything else (letters, other scripts' digits) is parsed as is.
+# A phone value whose reading by ``phonenumbers.parse`` is computed here: ASCII digits and the separators the phone
+# patterns allow, an optional leading "+", an optional extension (which parse strips and validity ignores). Anything
+# else (letters, other scripts' digits) is parsed by the library.
 _PHONE_SHAPE = re.compile(r"(\+?[0-9 ()./-]+?)(?: ?(?:x|ext\.?) ?[0-9]{1,6})?")
 _NOT_DIGIT = re.compile(r"[^0-9]")
+# ``parse``'s limits: the longest input, the shortest NSN and the longest (the validator never passes more than 15
+# digits, so NSN lengths are tabulated up to this one).
+_MAX_PHONE_INPUT = 250
+_MIN_NSN_LENGTH = 2
+_MAX_NSN_LENGTH = 17
 
 
-class _NumberingPlan:
-    """What a national significant number (NSN) must look like for a country calling code, from
-    ``phonenumbers``' metadata: the union over the code's regions of their general lengths and patterns.
-
-    ``is_valid_number`` never accepts an NSN outside this union (it checks the general description first), so a
-    number none of whose possible NSNs fits can be refused without parsing. ``strip`` is the region's
-    national-prefix rule (None when it rewrites the number, as Argentina's and Brazil's do: no filtering then).
+class _ParseRules:
+    """How ``phonenumbers.parse`` reads a number's digits under one region's metadata (or a calling code's main
+    region's), with its patterns compiled once: ``_maybe_extract_country_code`` (international prefix, or the
+    region's own calling code written without "+"), ``_maybe_strip_national_prefix_carrier_code`` and, per NSN
+    length, what ``_test_number_length`` makes of it (the library's own function, so its rules are not restated).
     """
 
-    __slots__ = ("code", "idd", "lengths", "pattern", "strip")
+    __slots__ = ("code", "code_digits", "general", "idd", "keeps", "prefix", "too_long", "transform")
 
-    def __init__(self, code: int, region: str | None) -> None:
-        self.code = str(code)
-        regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(code, ())
-        descs = [phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(code, r) for r in regions]
-        descs = [m for m in descs if m is not None]
-        patterns = [m.general_desc.national_number_pattern for m in descs]
-        lengths = [m.general_desc.possible_length for m in descs]
-        self.pattern = (re.compile("|".join(f"(?:{p})" for p in patterns))
-                        if descs and all(patterns) else None)
-        self.lengths = frozenset(n for group in lengths for n in group) if descs and all(lengths) else None
-        main = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(
-            code, region or phonenumbers.region_code_for_country_code(code))
-        self.idd = re.compile(main.international_prefix) if main and main.international_prefix else None
-        prefix = main.national_prefix_for_parsing if main else None
-        self.strip: re.Pattern[str] | None | bool = (
-            False if main is None or main.national_prefix_transform_rule else
-            re.compile(prefix) if prefix else None)
+    def __init__(self, metadata: phonenumbers.PhoneMetadata) -> None:
+        self.code: int = metadata.country_code
+        self.code_digits = str(self.code)
+        self.idd = re.compile(metadata.international_prefix) if metadata.international_prefix is not None else None
+        prefix = metadata.national_prefix_for_parsing
+        self.prefix = re.compile(prefix) if prefix else None
+        self.transform = metadata.national_prefix_transform_rule
+        self.general = _desc_pattern(metadata.general_desc)
+        fates = {length: phonenumbers.phonenumberutil._test_number_length("0" * length, metadata)
+                 for length in range(_MAX_NSN_LENGTH + 1)}
+        result = phonenumbers.ValidationResult
+        # Lengths at which parse keeps a number with its national prefix stripped.
+        self.keeps = frozenset(n for n, fate in fates.items() if fate in (result.IS_POSSIBLE, result.TOO_LONG))
+        self.too_long = frozenset(n for n, fate in fates.items() if fate == result.TOO_LONG)
 
-    def fits(self, digits: str) -> bool:
-        """Whether some NSN ``parse`` could take from ``digits`` (the number without a country code, or with this
-        plan's own code in front) fits the plan. Sound, not exact: True only means "parse it"."""
-        if self.strip is False or self.pattern is None:
-            return True
-        readings = [digits]
-        if digits.startswith(self.code):
-            readings.append(digits[len(self.code):])
-        for reading in readings:
-            for _ in range(3):
-                if (self.lengths is None or len(reading) in self.lengths) and self.pattern.fullmatch(reading):
-                    return True
-                match = self.strip.match(reading) if self.strip is not None else None
-                if match is None or not match.end():
-                    break
-                reading = reading[match.end():]
-        return False
+    def national(self, digits: str) -> tuple[int, str] | None:
+        """(calling code, NSN) of ``parse(number, region)`` for a number without "+" whose digits (three to 15)
+        are ``digits``; None where parse raises. An international prefix not followed by "0" leads a calling
+        code; the region's own code leads the NSN only where that makes it fit the region, or the whole is too
+        long for it."""
+        idd = self.idd.match(digits) if self.idd is not None else None
+        if idd is not None and digits[idd.end():idd.end() + 1] != "0":
+            rest = digits[idd.end():]
+            code = _country_code(rest) if len(rest) > _MIN_NSN_LENGTH else None
+            return None if code is None else _international(code, rest[len(str(code)):])
+        if digits.startswith(self.code_digits):
+            national = self._strip(digits[len(self.code_digits):])
+            if (not self._fits(digits) and self._fits(national)) or len(digits) in self.too_long:
+                return _international(self.code, national)
+        return self.nsn(digits)
+
+    def nsn(self, number: str) -> tuple[int, str] | None:
+        """(calling code, NSN) of a national number under these rules: its national prefix stripped where what
+        remains has a possible length (or is too long). Parse's leading-zero fields give the NSN back as is."""
+        if len(number) < _MIN_NSN_LENGTH:
+            return None
+        stripped = self._strip(number)
+        return self.code, stripped if len(stripped) in self.keeps else number
+
+    def _strip(self, number: str) -> str:
+        """``number`` without its national prefix and carrier code (or as the transform rule rewrites it), unless
+        it fit the general pattern before and does not after."""
+        match = self.prefix.match(number) if self.prefix is not None and number else None
+        if match is None:
+            return number
+        if self.transform and match.groups()[-1] is not None:
+            stripped = self.prefix.sub(self.transform, number, count=1)
+        else:
+            stripped = number[match.end():]
+        return number if self._fits(number) and not self._fits(stripped) else stripped
+
+    def _fits(self, number: str) -> bool:
+        return self.general is not None and self.general.fullmatch(number) is not None
+
+
+@functools.cache
+def _rules_for_region(region: str) -> _ParseRules:
+    return _ParseRules(phonenumbers.PhoneMetadata.metadata_for_region(region.upper()))
+
+
+@functools.cache
+def _rules_for_code(code: int) -> _ParseRules:
+    """The rules of ``code``'s main region (or of its non-geographic entity), which parse reads it with."""
+    return _ParseRules(phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(
+        code, phonenumbers.region_code_for_country_code(code)))
+
+
+def _international(code: int, national: str) -> tuple[int, str] | None:
+    """(calling code, NSN) of a number read as calling code ``code`` followed by ``national``."""
+    return _rules_for_code(code).nsn(national)
 
 
 # The number types ``is_valid_number`` accepts, in the order the library tries them (mobile is skipped where it is
@@ -459,12 +578,13 @@ class _RegionValidity:
     patterns of every number type that admits that length. ``fullmatch`` of an alternation holds exactly when
     one branch matches whole, which is what the library asks of each type in turn."""
 
-    __slots__ = ("_any_length", "_general", "_lengths", "_types")
+    __slots__ = ("_any_length", "_general", "_types", "lengths")
 
     def __init__(self, metadata: phonenumbers.PhoneMetadata) -> None:
         general = metadata.general_desc
         self._general = _desc_pattern(general)
-        self._lengths = frozenset(general.possible_length) if general and general.possible_length else None
+        # The NSN lengths the region admits (None: any).
+        self.lengths = frozenset(general.possible_length) if general and general.possible_length else None
         descs = [getattr(metadata, name) for name in _NUMBER_TYPES
                  if not (name == "mobile" and metadata.same_mobile_and_fixed_line_pattern)]
         typed = [(frozenset(desc.possible_length), desc.national_number_pattern) for desc in descs
@@ -475,7 +595,7 @@ class _RegionValidity:
         self._any_length = _alternation([pattern for admitted, pattern in typed if not admitted])
 
     def __call__(self, nsn: str) -> bool:
-        if self._general is None or (self._lengths is not None and len(nsn) not in self._lengths):
+        if self._general is None or (self.lengths is not None and len(nsn) not in self.lengths):
             return False
         if self._general.fullmatch(nsn) is None:
             return False
@@ -497,9 +617,14 @@ class _CodeValidity:
     """``phonenumbers.is_valid_number`` for the numbers of one country calling code, as the library decides it:
     the number's region is the code's only one, or the first of its regions whose leading digits start the NSN
     or (for a region without leading digits) whose number types admit it; the number is valid when that region
-    belongs to the code and its number types admit the NSN."""
+    belongs to the code and its number types admit the NSN.
 
-    __slots__ = ("_regions", "_single")
+    For a shared code (the 25 regions of +1) the regions are not tried one by one: an NSN of a length none of
+    them admits is refused at once, and one alternation of the leading digits, a branch per region in order,
+    finds the first region they pick (``match`` takes the first branch that matches), so only the regions
+    without leading digits before it have their number types tried."""
+
+    __slots__ = ("_leading", "_lengths", "_regions", "_single", "_unled")
 
     def __init__(self, code: int) -> None:
         regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(code, ())
@@ -515,17 +640,30 @@ class _CodeValidity:
             own = region == phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY or _region_code(region) == code
             self._regions.append((re.compile(leading) if leading is not None and not self._single else None,
                                   _RegionValidity(metadata), own))
+        lengths = [types.lengths for _, types, _ in self._regions]
+        self._lengths = None if None in lengths else frozenset().union(*lengths)
+        branches = [f"(?P<r{index}>{leading.pattern})" for index, (leading, _, _) in enumerate(self._regions)
+                    if leading is not None]
+        self._leading = re.compile("|".join(branches)) if branches else None
+        self._unled = tuple((index, types, own) for index, (leading, types, own) in enumerate(self._regions)
+                            if leading is None)
 
     def __call__(self, nsn: str) -> bool:
         if self._single:
             return bool(self._regions) and self._regions[0][2] and self._regions[0][1](nsn)
-        for leading, types, own in self._regions:
-            if leading is not None:
-                if leading.match(nsn):
-                    return own and types(nsn)
-            elif types(nsn):
+        if self._lengths is not None and len(nsn) not in self._lengths:
+            return False
+        match = self._leading.match(nsn) if self._leading is not None else None
+        first = int(match.lastgroup[1:]) if match is not None else len(self._regions)
+        for index, types, own in self._unled:
+            if index > first:
+                break
+            if types(nsn):
                 return own
-        return False
+        if first == len(self._regions):
+            return False
+        _, types, own = self._regions[first]
+        return own and types(nsn)
 
 
 def _region_code(region: str) -> int | None:
@@ -546,16 +684,6 @@ def is_valid_phone_number(number: phonenumbers.PhoneNumber) -> bool:
     return _validity(number.country_code)(phonenumbers.national_significant_number(number))
 
 
-@functools.cache
-def _plan_for_code(code: int) -> _NumberingPlan:
-    return _NumberingPlan(code, None)
-
-
-@functools.cache
-def _plan_for_region(region: str) -> _NumberingPlan:
-    return _NumberingPlan(phonenumbers.country_code_for_region(region), region)
-
-
 def _country_code(digits: str) -> int | None:
     """The calling code ``digits`` (an international number without "+") starts with: calling codes are
     prefix-free, so at most one of its first 1–3 digits is one."""
@@ -571,12 +699,11 @@ class PhoneNumberValidator:
     national numbers read in ``regions`` (in order; one region per country calling code, since
     ``is_valid_number`` already covers every region sharing it).
 
-    Parsing is the engine's most expensive check, so it is spared where the answer is known: a region is tried
-    only when some reading of the digits fits its numbering plan (:class:`_NumberingPlan`, from the library's
-    own metadata, so the result is the library's), a parsed number's validity is decided by
-    :func:`is_valid_phone_number` (the library's check, precompiled), and results are cached per distinct value
-    (table columns repeat values), up to :data:`CACHE_SIZE` values. A class rather than a closure so recognisers
-    pickle for worker processes.
+    Parsing is the engine's most expensive check, so a value of the usual shape (:data:`_PHONE_SHAPE`) is not
+    parsed: its calling code and NSN are computed as ``parse`` would (:class:`_ParseRules`, from the library's own
+    metadata) and checked by the library's validity rules, precompiled (:class:`_CodeValidity`). Other values
+    are parsed. Results are cached per distinct value (table columns repeat values), up to :data:`CACHE_SIZE`
+    values. A class rather than a closure so recognisers pickle for worker processes.
     """
 
     CACHE_SIZE = 65_536
@@ -607,18 +734,27 @@ class PhoneNumberValidator:
         return known
 
     def _valid(self, value: str) -> bool:
-        if not 7 <= sum(char.isdigit() for char in value) <= 15:
+        # ``isdigit`` admits other scripts' digits; in ASCII text only 0-9 (counted in C).
+        count = sum(map(value.count, "0123456789")) if value.isascii() else sum(char.isdigit() for char in value)
+        if not 7 <= count <= 15:
             return False
-        shape = _PHONE_SHAPE.fullmatch(value)
-        if shape is None:
+        shape = _PHONE_SHAPE.fullmatch(value) if len(value) <= _MAX_PHONE_INPUT else None
+        digits = _NOT_DIGIT.sub("", shape.group(1)) if shape is not None else ""
+        # Not the shape, too long to parse, or fewer than three digits before an extension (which the library may
+        # then read as part of the number): parsed.
+        if len(digits) < 3:
             return self._parsed(value, self._readings[:1] if value.startswith("+") else self._readings)
-        digits = _NOT_DIGIT.sub("", shape.group(1))
         if value.startswith("+"):
             code = _country_code(digits)
             if code is None:  # the library then reads the digits as a national number of the first region
                 return self._parsed(value, self._readings[:1])
-            return _international_fits(code, digits) and self._parsed(value, (None,))
-        return self._parsed(value, [region for region in self._readings if _national_fits(region, digits)])
+            reading = _international(code, digits[len(str(code)):])
+            return reading is not None and _validity(reading[0])(reading[1])
+        for region in self._readings:
+            reading = _rules_for_region(region).national(digits)
+            if reading is not None and _validity(reading[0])(reading[1]):
+                return True
+        return False
 
     @staticmethod
     def _parsed(value: str, regions: Iterable[str | None]) -> bool:
@@ -630,20 +766,3 @@ class PhoneNumberValidator:
             if is_valid_phone_number(number):
                 return True
         return False
-
-
-def _international_fits(code: int, digits: str) -> bool:
-    """Whether ``digits`` (an international number: calling code ``code``, then the NSN) may be valid."""
-    return _plan_for_code(code).fits(digits[len(str(code)):])
-
-
-def _national_fits(region: str, digits: str) -> bool:
-    """Whether ``digits``, dialled in ``region``, may be a valid number. Digits that start with the region's
-    international prefix ("00", "011", Australia's "0014"…) carry their own calling code, as the library reads
-    them; an international prefix followed by "0" is not stripped, so the digits stay national."""
-    plan = _plan_for_region(region)
-    idd = plan.idd.match(digits) if plan.idd is not None else None
-    if idd is not None and digits[idd.end():idd.end() + 1] not in ("", "0"):
-        code = _country_code(digits[idd.end():])
-        return code is not None and _international_fits(code, digits[idd.end():])
-    return plan.fits(digits)
