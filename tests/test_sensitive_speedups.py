@@ -1,7 +1,9 @@
 """The engine's shortcuts must not change what it finds: distinct column values scanned once, the context memo,
-byte-to-character offsets in non-ASCII text."""
+byte-to-character offsets in non-ASCII text, the ASCII word split."""
 
 from __future__ import annotations
+
+import re
 
 import pyarrow as pa
 import pytest
@@ -103,3 +105,20 @@ def test_one_cue_pass_tells_which_recognisers_have_context_words() -> None:
     assert {"phone_en", "email"} <= plan.cued(b"Call me or e-mail")
     assert "us_ssn" not in plan.cued(b"Call me or e-mail")
     assert plan.cued(b"\x00\x01 42 = ;") == frozenset()
+
+
+_WORD_DEFINITION = re.compile(r"[^\W_]+")
+_CAMEL_DEFINITION = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+@settings(max_examples=600)
+@given(st.text(alphabet=st.sampled_from("aZbYcX09 _-.:/\t\x1cİKßé"), max_size=24) | st.text(max_size=24))
+def test_split_words_is_its_definition(text: str) -> None:
+    """The ASCII path (byte tables, no regex) gives the regex definition's words, camelCase splits included."""
+    assert ctx.split_words(text) == tuple(_WORD_DEFINITION.findall(_CAMEL_DEFINITION.sub(" ", text).lower()))
+
+
+def test_split_words_ascii_examples() -> None:
+    assert ctx.split_words("Payment for 4111: Laura MENDES, contact_phone") == (
+        "payment", "for", "4111", "laura", "mendes", "contact", "phone")
+    assert ctx.split_words("apiKeyID=abcXYZ2") == ("api", "key", "id", "abc", "xyz2")

@@ -21,6 +21,11 @@ MEMO_SIZE = 1024
 
 _WORD = re.compile(r"[^\W_]+")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+# ASCII bytes: letters and digits lower-cased, everything else a space; and each byte's shape: "U" for an upper-case
+# letter, "a" for a lower-case letter or a digit, " " for the rest.
+_LOWER_RUNS = bytes(code if chr(code).isalnum() else 32 for code in range(256)).lower()
+_SHAPE = bytes((85 if chr(code).isupper() else 97) if code < 128 and chr(code).isalnum() else 32
+               for code in range(256))
 
 Found = tuple[tuple[str, ...], tuple[str, ...]]
 
@@ -28,10 +33,17 @@ Found = tuple[tuple[str, ...], tuple[str, ...]]
 def split_words(text: str) -> tuple[str, ...]:
     """Lower-cased words of ``text``: "customerEmail_2" -> ("customer", "email", "2"). Used for column names.
 
-    Text that lower-casing leaves unchanged has no upper-case letter, hence no camelCase boundary to split at.
+    By definition ``_WORD.findall(_CAMEL.sub(" ", text).lower())``; ASCII text takes a path of C-level string
+    methods, several times faster than the two regex passes (a context window is split on every candidate). There
+    a word is a run of letters and digits, and a camelCase boundary needs an upper-case letter right after a letter
+    or digit: without one, the runs are the words.
     """
-    lowered = text.lower()
-    return tuple(_WORD.findall(lowered if lowered == text else _CAMEL.sub(" ", text).lower()))
+    if text.isascii():
+        data = text.encode("ascii")
+        shape = data.translate(_SHAPE)
+        if b"aU" not in shape and b"UU" not in shape:
+            return tuple(data.translate(_LOWER_RUNS).decode("ascii").split())
+    return tuple(_WORD.findall(_CAMEL.sub(" ", text).lower()))
 
 
 @dataclass(frozen=True, slots=True)
