@@ -23,7 +23,7 @@ _WORD = re.compile(r"[^\W_]+")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 # ASCII bytes: letters and digits lower-cased, everything else a space; and each byte's shape: "U" for an upper-case
 # letter, "a" for a lower-case letter or a digit, " " for the rest.
-_LOWER_RUNS = bytes(code if chr(code).isalnum() else 32 for code in range(256)).lower()
+_LOWER_RUNS = bytes(code if code < 128 and chr(code).isalnum() else 32 for code in range(256)).lower()
 _SHAPE = bytes((85 if chr(code).isupper() else 97) if code < 128 and chr(code).isalnum() else 32
                for code in range(256))
 

@@ -121,6 +121,10 @@ IBAN_LENGTHS: dict[str, int] = {
 }
 
 
+# A-Z -> 10-35, as ISO 13616 reads letters (digits stay).
+_IBAN_NUMBERS = str.maketrans({chr(ord("A") + offset): str(10 + offset) for offset in range(26)})
+
+
 def iban(value: str) -> bool:
     """The country's IBAN length and the ISO 7064 mod-97 check (spaces allowed, upper case)."""
     compact = value.replace(" ", "")
@@ -129,10 +133,6 @@ def iban(value: str) -> bool:
     if IBAN_LENGTHS.get(compact[:2]) != len(compact) or not compact[2:4].isdigit():
         return False
     return int((compact[4:] + compact[:4]).translate(_IBAN_NUMBERS)) % 97 == 1
-
-
-# A-Z -> 10-35, as ISO 13616 reads letters (digits stay).
-_IBAN_NUMBERS = str.maketrans({chr(ord("A") + offset): str(10 + offset) for offset in range(26)})
 
 
 _INVALID_SSNS = frozenset({"078051120", "219099999"})
@@ -169,6 +169,14 @@ def uk_nino(value: str) -> bool:
             and compact[:2] not in _NINO_PREFIXES_NOT_ISSUED and compact[2:8].isdigit() and compact[8] in "ABCD")
 
 
+_NHS_WEIGHTS = range(10, 1, -1)
+
+
+def _digit_values(digits: str) -> bytes:
+    """The values of a string of ASCII digits, one byte each (one table lookup in C, no ``int`` per digit)."""
+    return digits.encode("ascii").translate(_DIGIT_VALUE)
+
+
 def uk_nhs(value: str) -> bool:
     """Ten digits with the NHS modulus-11 check digit (weights 10..2; a remainder giving 10 is never issued)."""
     digits = _digits(value)
@@ -177,14 +185,6 @@ def uk_nhs(value: str) -> bool:
     values = _digit_values(digits)
     check = 11 - sum(map(mul, values, _NHS_WEIGHTS)) % 11
     return check != 10 and check % 11 == values[9]
-
-
-_NHS_WEIGHTS = range(10, 1, -1)
-
-
-def _digit_values(digits: str) -> bytes:
-    """The values of a string of ASCII digits, one byte each (one table lookup in C, no ``int`` per digit)."""
-    return digits.encode("ascii").translate(_DIGIT_VALUE)
 
 
 def ca_sin(value: str) -> bool:
