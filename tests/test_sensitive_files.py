@@ -13,6 +13,7 @@ import math
 import os
 import struct
 import zipfile
+from io import StringIO
 from pathlib import Path
 
 import jsonschema
@@ -84,6 +85,9 @@ def _make(tmp_path: Path, kind: str) -> Path:
     if kind in ("csv", "csv.gz"):
         path = tmp_path / "people.csv"
         _write_csv(path)
+    elif kind.startswith("csv "):  # "csv ;": a .csv file with another separator
+        path = tmp_path / "people.csv"
+        _write_csv(path, kind[-1])
     elif kind == "tsv":
         path = tmp_path / "people.tsv"
         _write_csv(path, "\t")
@@ -112,7 +116,9 @@ def _comparable(result: scanner.ScanResult) -> dict[str, object]:
 
 @pytest.mark.parametrize(("kind", "fmt", "table"), [
     ("csv", io.FileFormat("csv"), None), ("csv.gz", io.FileFormat("csv", True), None),
-    ("tsv", io.FileFormat("tsv"), None), ("parquet", io.FileFormat("parquet"), None),
+    ("csv ;", io.FileFormat("csv", False, ";"), None), ("csv |", io.FileFormat("csv", False, "|"), None),
+    ("csv \t", io.FileFormat("csv", False, "\t"), None), ("tsv", io.FileFormat("tsv"), None),
+    ("parquet", io.FileFormat("parquet"), None),
     ("parquet.gz", io.FileFormat("parquet", True), None), ("jsonl", io.FileFormat("jsonl"), None),
     ("jsonl.gz", io.FileFormat("jsonl", True), None), ("xlsx", io.FileFormat("excel"), "People"),
 ])
@@ -377,6 +383,53 @@ def test_jsonl_flattens_objects_keeps_types_and_stringifies_mixed_columns(tmp_pa
     assert batch.schema.types == [pa.string(), pa.int64(), pa.string(), pa.string()]
     assert batch.to_pylist() == [{"user.email": "a@example.com", "user.age": 30, "tags": '["x", "y"]', "n": "1"},
                                  {"user.email": None, "user.age": None, "tags": None, "n": "two"}]
+
+
+@pytest.mark.parametrize(("head", "complete", "expected"), [
+    ("id,email\n1,a@example.com\n", True, ","),
+    ("id;name;email\n1;Smith, John;a@example.com\n2;Doe, Jane;b@example.com\n", True, ";"),
+    ("name,notes\nAnn,hello; world\nBob,a; b; c\n", True, ","),
+    ("a|b\n1|2\n", True, "|"),
+    ("a\tb\n1\t2\n", True, "\t"),
+    ("single\n1\n2\n", True, ","),  # one column: no candidate splits the header
+    ("a,b\n1,2\n3,4,5\n", True, ","),  # a ragged row is the reader's to report
+    ("a;b\n1;2\n3;4;5\n", True, ";"),
+    ('id;note\n1;"line one\nline two, still; the note"\n', True, ";"),  # quoted separators and line breaks
+    ("a;b,c\n1;2,3\n", True, ","),  # a tie: the earlier candidate
+    ("a;b,c\n1;2,3\n4;5,6\n7;8", True, ";"),  # the last row agrees with ";" only
+    ("a;b,c\n1;2,3\n4;5,6\n7;8", False, ","),  # ... but a cut-off row is not counted: a tie again
+    ("", True, ","),
+])
+def test_the_csv_separator_is_the_one_that_splits_the_header_and_the_rows_agreeing_with_it(
+        head: str, complete: bool, expected: str) -> None:
+    assert io.sniff_delimiter(head.encode(), complete=complete) == expected
+
+
+_FIELD = st.text(st.sampled_from('ab Z9@."\n'), max_size=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(delimiter=st.sampled_from(io.CSV_DELIMITERS), data=st.data())
+def test_a_written_table_is_read_back_with_its_separator(delimiter: str, data: st.DataObject) -> None:
+    """Whatever the values (quotes, line breaks, the separator itself, empty fields), a table of two or more
+    columns written with a separator is sniffed as written."""
+    width = data.draw(st.integers(2, 6))
+    header = data.draw(st.lists(st.text("abcxyz_", min_size=1, max_size=8), min_size=width, max_size=width))
+    rows = data.draw(st.lists(st.lists(_FIELD | st.just(delimiter), min_size=width, max_size=width), max_size=15))
+    buffer = StringIO()
+    csv.writer(buffer, delimiter=delimiter).writerows([header, *rows])
+    assert io.sniff_delimiter(buffer.getvalue().encode(), complete=True) == delimiter
+
+
+def test_a_csv_file_with_another_separator_is_detected_compressed_or_not(tmp_path: Path) -> None:
+    (tmp_path / "export.csv").write_text("name;email\nAnn;ann@example.com\n", encoding="utf-8")
+    (tmp_path / "export.csv.gz").write_bytes(gzip.compress(b"name|email\nAnn|ann@example.com\n"))
+    (tmp_path / "tabs.tsv").write_text("name;x\temail\nAnn;y\tann@example.com\n", encoding="utf-8")
+    assert io.detect_format(tmp_path / "export.csv") == io.FileFormat("csv", False, ";")
+    assert io.detect_format(tmp_path / "export.csv.gz") == io.FileFormat("csv", True, "|")
+    assert io.detect_format(tmp_path / "tabs.tsv") == io.FileFormat("tsv")  # a .tsv file is tab-separated
+    assert [io.FileFormat(k, False, d).separator for k, d in [("csv", None), ("tsv", None), ("csv", ";")]] == [
+        ",", "\t", ";"]
 
 
 def test_format_detection_by_extension_and_magic_bytes(tmp_path: Path) -> None:

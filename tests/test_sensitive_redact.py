@@ -254,6 +254,14 @@ def test_csv_quoted_throughout_stays_quoted_and_a_clean_file_comes_out_identical
     assert (tmp_path / "clean2.csv").read_bytes() == clean.read_bytes()
 
 
+def test_a_semicolon_csv_is_redacted_field_by_field_and_keeps_its_separator(tmp_path: Path) -> None:
+    src = write(tmp_path / "export.csv", "name;email;note\r\nAnn;ann.lee@example.com;Smith, John\r\nBob;none;x\r\n")
+    result = rw.redact_file(src, tmp_path / "out.csv")
+    assert (tmp_path / "out.csv").read_bytes() == (b"name;email;note\r\nAnn;<EMAIL_ADDRESS>;Smith, John\r\n"
+                                                   b"Bob;none;x\r\n")
+    assert result.format == sensitive_io.FileFormat("csv", False, ";") and result.counts == {"EMAIL_ADDRESS": 1}
+
+
 def test_gzip_tsv_stays_gzip_tsv(tmp_path: Path) -> None:
     src = write(tmp_path / "p.tsv.gz", "name\temail\nAnn\tann.lee@example.com, bob@example.org\n")
     result = rw.redact_file(src, tmp_path / "o.tsv.gz", default=r.Mask(keep_last=3))

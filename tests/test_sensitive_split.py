@@ -56,12 +56,14 @@ def _write_text(path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("kind", ["csv", "tsv", "text"])
-def test_ranges_give_the_one_unit_result_wherever_they_are_cut(tmp_path: Path, kind: str) -> None:
-    if kind == "text":
+@pytest.mark.parametrize(("kind", "delimiter"), [("csv", ","), ("tsv", "\t"), ("text", None), ("csv", ";"),
+                                               ("csv", "|")])
+def test_ranges_give_the_one_unit_result_wherever_they_are_cut(tmp_path: Path, kind: str,
+                                                               delimiter: str | None) -> None:
+    if delimiter is None:
         path = _write_text(tmp_path / "app.log")
     else:
-        path = _write_csv(tmp_path / f"people.{kind}", "\t" if kind == "tsv" else ",")
+        path = _write_csv(tmp_path / f"people.{kind}", delimiter)
     whole, units = _scan(path, None, max_samples=3)
     assert len(units) == 1 and units[0].byte_range is None
     size = path.stat().st_size

@@ -13,6 +13,7 @@ file's content (pyarrow's CSV errors do) and reasons end up in logs and reports.
 from __future__ import annotations
 
 import codecs
+import csv
 import gzip
 import json
 import mmap
@@ -25,7 +26,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from io import BufferedReader, RawIOBase
+from io import BufferedReader, RawIOBase, StringIO
+from itertools import islice
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -46,6 +48,9 @@ EXTENSIONS: dict[str, str] = {
 GZIP_SUFFIXES: tuple[str, ...] = (".gz", ".gzip")
 TABLE_METADATA_KEY = b"aicoe.table"
 SNIFF_BYTES = 8192
+# Field separators a ".csv" file may use, in the order that breaks a tie, and how many rows decide.
+CSV_DELIMITERS: tuple[str, ...] = (",", ";", "\t", "|")
+SNIFF_ROWS = 50
 TEXT_CHUNK_BYTES = 1 << 20
 JSONL_BATCH_ROWS = 1 << 16
 
@@ -89,10 +94,17 @@ class UnreadableFile(Exception):
 
 @dataclass(frozen=True, slots=True)
 class FileFormat:
-    """What a file holds: ``kind`` and whether it is gzip-compressed."""
+    """What a file holds: ``kind``, whether it is gzip-compressed and, for a CSV file whose fields are not
+    separated by commas (a semicolon, a tab or a pipe: what spreadsheets export in many locales), ``delimiter``."""
 
     kind: Kind
     compressed: bool = False
+    delimiter: str | None = None
+
+    @property
+    def separator(self) -> str:
+        """The field separator of a CSV or TSV file."""
+        return self.delimiter or ("\t" if self.kind == "tsv" else ",")
 
     @property
     def tabular(self) -> bool:
@@ -159,7 +171,32 @@ def detect_format(path: str | os.PathLike[str]) -> FileFormat:
     kind = _kind_from_magic(path, head, by_extension, compressed)
     if kind == "text" and b"\x00" in head:
         raise UnreadableFile(path, BINARY_FILE.format(offset=head.index(b"\x00")))
-    return FileFormat(kind, compressed)  # type: ignore[arg-type]
+    delimiter = sniff_delimiter(head, complete=len(head) < SNIFF_BYTES) if kind == "csv" else ","
+    return FileFormat(kind, compressed, None if delimiter == "," else delimiter)  # type: ignore[arg-type]
+
+
+def sniff_delimiter(head: bytes, *, complete: bool) -> str:
+    """The field separator of a CSV file that starts with ``head`` (the whole file when ``complete``): of
+    :data:`CSV_DELIMITERS`, the one that splits the header into two or more fields and the most of the first rows
+    into as many fields as the header (quotes respected); more header fields, then the earlier in that tuple, break
+    a tie. A comma when none splits the header. A value may hold another candidate ("Smith, John" in a
+    semicolon file): the header rarely does, and the rows that agree with it decide."""
+    text = head.decode("utf-8", "replace")
+    best, best_key = ",", (0.0, 0)
+    for delimiter in CSV_DELIMITERS:
+        try:
+            rows = [row for row in islice(csv.reader(StringIO(text, newline=""), delimiter=delimiter),
+                                          SNIFF_ROWS + 1) if row]
+        except csv.Error:
+            continue
+        if not complete and len(rows) > 1:
+            rows.pop()  # cut off by the end of ``head``
+        if not rows or len(rows[0]) < 2:
+            continue
+        key = (sum(len(row) == len(rows[0]) for row in rows) / len(rows), len(rows[0]))
+        if key > best_key:
+            best, best_key = delimiter, key
+    return best
 
 
 def _kind_from_magic(path: Path, head: bytes, by_extension: str | None, compressed: bool) -> str:
@@ -481,7 +518,7 @@ def _csv_batches(path: str | os.PathLike[str], fmt: FileFormat, columns: Sequenc
     with open_binary(path) as stream:
         if not stream.read(1):
             return
-    delimiter = "\t" if fmt.kind == "tsv" else ","
+    delimiter = fmt.separator
     invalid: list[tuple[int, int]] = []
 
     def on_invalid(row: pa_csv.InvalidRow) -> str:

@@ -40,7 +40,7 @@ def split_lines(path: str | os.PathLike[str], fmt: io.FileFormat, size: int, tar
             starts, lines = _jsonl_starts(path, target)
         else:
             found = (_text_starts(path, size, target) if fmt.kind == "text"
-                     else _csv_starts(path, size, target, ord("\t" if fmt.kind == "tsv" else ",")))
+                     else _csv_starts(path, size, target, ord(fmt.separator)))
             if found is None:
                 return None
             starts, lines = found, _lines_before(path, found[1:])

@@ -206,7 +206,7 @@ def _rewrite_csv(source: Path, fmt: sensitive_io.FileFormat, sink: IO[bytes], tr
                  counts: Counter[str]) -> int:
     """Rows that do not change are copied from the input as they were; a changed row is written in the style of
     its original text: its line ending, and every field quoted when it was written that way."""
-    delimiter = "\t" if fmt.kind == "tsv" else ","
+    delimiter = fmt.separator
     records = 0
     with sensitive_io.open_binary(source) as raw:
         text = io.TextIOWrapper(raw, encoding="utf-8", errors="strict", newline="")
