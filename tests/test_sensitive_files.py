@@ -332,6 +332,19 @@ def test_an_error_after_some_rows_keeps_what_was_found_and_says_partial(tmp_path
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(st.sampled_from("ab\u00e9\n"), max_size=300), chunk_bytes=st.integers(1, 64))
+def test_text_chunks_end_at_line_breaks_and_a_file_within_one_block_is_one_chunk(tmp_path: Path, text: str,
+                                                                                 chunk_bytes: int) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text(text, encoding="utf-8")
+    chunks = list(io.iter_text_chunks(path, chunk_bytes=chunk_bytes))
+    assert "".join(chunks) == text
+    assert all(chunk.endswith("\n") for chunk in chunks[:-1]) and "" not in chunks
+    if len(text.encode()) <= chunk_bytes:
+        assert chunks == ([text] if text else [])
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.binary(max_size=200))
 def test_text_is_strict_utf8_and_names_the_first_bad_byte(tmp_path: Path, data: bytes) -> None:
     assume(not data.startswith((b"\x1f\x8b", b"PAR1", b"PK\x03\x04", b"\xd0\xcf\x11\xe0")))

@@ -291,26 +291,32 @@ def iter_text_chunks(path: str | os.PathLike[str], fmt: FileFormat | None = None
 
     Bounded memory for large logs; a NUL byte means a binary file and an invalid sequence names its byte offset
     in the file (in the decompressed stream for gzip files). ``on_position`` as for :func:`read_batches`.
+    One block is read ahead, so the last block goes out whole with the lines before it: a file that fits in
+    one block (most files) is one chunk, whether or not it ends with a line break.
     """
     consumed = 0 if byte_range is None else byte_range.start
     carry = b""
     with _positioned(path, byte_range) as (stream, tell), _translated(path, fmt.kind if fmt else "text"):
-        while True:
+
+        def read() -> bytes:
+            block = stream.read(chunk_bytes)
             if on_position is not None:
                 on_position(tell())
-            block = stream.read(chunk_bytes)
+            return block
+
+        block = read()
+        while block:
+            following = read()
             data = carry + block
-            if not block:
-                if data:
-                    yield _decode(path, data, consumed)
+            if not following:
+                yield _decode(path, data, consumed)
                 return
             cut = data.rfind(b"\n") + 1
-            if cut == 0:
-                carry = data
-                continue
-            yield _decode(path, data[:cut], consumed)
-            consumed += cut
+            if cut:
+                yield _decode(path, data[:cut], consumed)
+                consumed += cut
             carry = data[cut:]
+            block = following
 
 
 def _decode(path: str | os.PathLike[str], data: bytes, consumed: int) -> str:

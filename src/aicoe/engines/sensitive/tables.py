@@ -37,6 +37,8 @@ IDENTIFIER_NAME_WORDS: frozenset[str] = frozenset({
 DEFAULT_LABEL_THRESHOLD = 0.5
 # Scan a column's distinct values instead of every value when at most this share of them are distinct.
 DEDUPLICATE_SHARE = 0.75
+# Up to this many values are joined for scanning in Python rather than by Arrow.
+FEW_VALUES = 256
 # What a ValueMemo holds at most, in characters of values, and what each entry counts for beyond its characters.
 MEMO_CHARS = 1 << 24
 MEMO_ENTRY_CHARS = 64
@@ -209,12 +211,21 @@ def _locate(values: pa.Array, *, context: Iterable[str], analyzer: Analyzer, ent
 
 
 def _scan_values(values: pa.Array, *, analyzer: Analyzer, **options: object) -> tuple[np.ndarray, list[Finding]]:
-    """The findings of non-null ``values`` scanned as one text, with the index of the value each is in."""
-    lengths = pc.utf8_length(values).to_numpy(zero_copy_only=False).astype(np.int64)
+    """The findings of non-null ``values`` scanned as one text, with the index of the value each is in.
+
+    A few values (a small file's lines, a short batch) are joined in Python: Arrow's kernels cost more to call
+    than the work they save there."""
+    if len(values) <= FEW_VALUES:
+        strings = values.to_pylist()
+        lengths = np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
+        text = "\n".join(strings)
+    else:
+        lengths = pc.utf8_length(values).to_numpy(zero_copy_only=False).astype(np.int64)
+        text = _join_lines(values)
     starts = np.empty(len(lengths), dtype=np.int64)
     starts[0] = 0
     np.cumsum(lengths[:-1] + 1, out=starts[1:])
-    spans = analyzer.scan_spans(_join_lines(values), **options)  # type: ignore[arg-type]
+    spans = analyzer.scan_spans(text, **options)  # type: ignore[arg-type]
     if not spans:
         return _NONE, []
     positions = np.fromiter((span[0] for span in spans), dtype=np.int64, count=len(spans))
