@@ -142,3 +142,40 @@ def test_business_unit_and_person_crud_from_the_cli(env: str) -> None:
         ("create", "user"), ("create", "business_unit"), ("create", "business_unit"), ("update", "business_unit"),
         ("create", "user"), ("update", "user"), ("delete", "user"), ("delete", "business_unit")]
     assert {t for _, _, t in actions} == {"system"}
+
+
+def test_the_root_knows_every_area_command_without_importing_the_areas() -> None:
+    """Every command an area's ``register`` adds is listed in ``AREAS`` under that module, and nothing else is."""
+    import importlib
+
+    import typer
+
+    from aicoe.cli import main
+
+    for module in set(main.AREAS.values()):
+        area = typer.Typer()
+        importlib.import_module(module).register(area)
+        registered = set(typer.main.get_group(area).commands)
+        assert registered == {name for name, owner in main.AREAS.items() if owner == module}, module
+    listed = runner.invoke(app, ["--help"])
+    assert listed.exit_code == 0
+    positions = [listed.output.find(f"│ {name} ") for name in main.AREAS]
+    assert -1 not in positions and positions == sorted(positions)
+    assert runner.invoke(app, ["no-such-command"]).exit_code == 2
+
+
+def test_a_scan_imports_no_database_models_and_no_evaluation_engine(tmp_path: Path) -> None:
+    """A fresh interpreter running `aicoe scan` loads only the sensitive-data area (start-up in a fraction of the
+    time the whole CLI takes to import)."""
+    import json
+    import subprocess
+    import sys
+
+    (tmp_path / "people.csv").write_text("name,card\nAnn,4111 1111 1111 1111\n", encoding="utf-8")
+    probe = ("import json, sys; from typer.testing import CliRunner; from aicoe.cli.main import app; "
+             "result = CliRunner().invoke(app, ['scan', sys.argv[1], '--format', 'json']); "
+             "print(json.dumps([result.exit_code, sorted(m for m in sys.modules if m.startswith("
+             "('aicoe.models', 'aicoe.engines.evaluation', 'aicoe.cli.server', 'scipy', 'fastapi', 'alembic')))]))")
+    out = subprocess.run([sys.executable, "-c", probe, str(tmp_path / "people.csv")], capture_output=True,
+                         text=True, check=True)
+    assert json.loads(out.stdout.splitlines()[-1]) == [1, []]  # exit 1: the card is a high-severity finding

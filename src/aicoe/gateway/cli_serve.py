@@ -42,4 +42,6 @@ def serve(
 
 
 def register(app: typer.Typer) -> None:
+    from aicoe.gateway import cli_keys  # noqa: F401 -- adds `aicoe gateway key ...` to gateway_cli
+
     app.add_typer(gateway_cli, name="gateway")
