@@ -24,6 +24,8 @@ from tests.factories import make_settings, use_cli_database
 # The CLI's Rich consoles are created at import and read COLUMNS then: tables never wrap, in whatever worker or
 # order the tests run.
 os.environ.setdefault("COLUMNS", "250")
+# Tests keep nothing in the user's cache; the ones about keeping compiled filters name their own directory.
+os.environ["AICOE_CACHE_DIR"] = ""
 
 PG_ADMIN_URL = os.environ.get("AICOE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 PG_TEMPLATE = f"aicoe_test_template_{os.getpid()}"  # per run, so concurrent runs never drop each other's

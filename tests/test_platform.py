@@ -40,6 +40,30 @@ def test_default_database_is_sqlite_under_data_dir(tmp_path: Path) -> None:
     assert Settings(data_dir=tmp_path).effective_database_url == f"sqlite:///{tmp_path}/aicoe.db"
 
 
+def test_the_cache_directory_follows_xdg_and_an_empty_setting_keeps_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from aicoe.engines.sensitive import prefilter
+    from aicoe.sensitive.compiled import keep_compiled_filters
+
+    monkeypatch.delenv("AICOE_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert Settings(data_dir=tmp_path).cache_dir == tmp_path / "xdg" / "aicoe"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert Settings(data_dir=tmp_path).cache_dir == tmp_path / "home" / ".cache" / "aicoe"
+    monkeypatch.setenv("AICOE_CACHE_DIR", "")
+    assert Settings(data_dir=tmp_path).cache_dir is None
+    monkeypatch.setattr(prefilter, "_cache_dir", None)
+    monkeypatch.setenv("AICOE_CACHE_DIR", str(tmp_path / "kept"))
+    keep_compiled_filters()  # what `aicoe scan`, `aicoe redact`, the servers and the worker do at start
+    assert prefilter._cache_dir == tmp_path / "kept"
+    monkeypatch.setenv("AICOE_ENV", "production")  # settings that do not validate (no secret key) change nothing
+    keep_compiled_filters()
+    assert prefilter._cache_dir == tmp_path / "kept"
+    create_app(make_settings(f"sqlite:///{tmp_path}/app.db", tmp_path, cache_dir=None))
+    assert prefilter._cache_dir is None
+
+
 def test_health_and_readiness(client: TestClient) -> None:
     assert client.get("/healthz").json()["status"] == "ok"
     ready = client.get("/readyz")

@@ -3,7 +3,10 @@ one ran (``aicoe.engines.sensitive.prefilter``)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from functools import cache
+from pathlib import Path
 
 import pytest
 import re2
@@ -150,3 +153,73 @@ def test_without_hyperscan_the_re2_set_answers(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(prefilter, "hyperscan", None)
     filter_ = prefilter.PatternFilter([r"(?m)\bREF-\d{4}\b"], _options())
     assert filter_.matching(b"REF-1234") == [0] and filter_.engine == "re2" and filter_._compiling is None
+
+
+_REF_PATTERNS = [r"(?m)\bREF-\d{4}\b", r"(?m)\bID-[A-Z]{3}\b"]
+
+
+def _new_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a new process starts with: no database compiled or loaded yet."""
+    monkeypatch.setattr(prefilter, "_compiles", {})
+
+
+@needs_hyperscan
+def test_a_compile_is_kept_and_the_next_process_answers_with_it_from_its_first_text(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path / "cache" / "aicoe"
+    monkeypatch.setattr(prefilter, "_cache_dir", None)  # restored after the test
+    prefilter.use_cache_dir(cache)
+    _new_process(monkeypatch)
+    started = prefilter.compiles_started()
+    assert prefilter.PatternFilter(_REF_PATTERNS, _options()).engine == "hyperscan"
+    prefilter._settle()  # the compile thread writes the file after handing over the database
+    (kept,) = cache.iterdir()
+    assert kept.name.startswith("hyperscan-") and kept.suffix == ".db" and cache.stat().st_mode & 0o777 == 0o700
+    assert prefilter.compiles_started() == started + 1
+
+    _new_process(monkeypatch)
+    loaded = prefilter.PatternFilter(_REF_PATTERNS, _options())
+    assert loaded.matching(b"see REF-1234") == [0]
+    assert loaded._ready is not None and loaded._ready[0] is not None  # Hyperscan answered that first text
+    assert prefilter.compiles_started() == started + 1
+    other = prefilter.PatternFilter(_REF_PATTERNS[:1], _options())  # other patterns: their own file
+    assert other.engine == "hyperscan" and prefilter.compiles_started() == started + 2
+    prefilter._settle()
+    assert len(list(cache.iterdir())) == 2
+
+
+@needs_hyperscan
+def test_a_damaged_kept_file_is_compiled_over_and_a_directory_others_may_write_is_not_used(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path / "cache"
+    monkeypatch.setattr(prefilter, "_cache_dir", None)
+    prefilter.use_cache_dir(cache)
+    _new_process(monkeypatch)
+    assert prefilter.PatternFilter(_REF_PATTERNS, _options()).engine == "hyperscan"
+    prefilter._settle()
+    (kept,) = cache.iterdir()
+    whole = kept.read_bytes()
+    kept.write_bytes(whole[: len(whole) // 2])
+    _new_process(monkeypatch)
+    started = prefilter.compiles_started()
+    assert prefilter.PatternFilter(_REF_PATTERNS, _options()).engine == "hyperscan"
+    prefilter._settle()
+    assert prefilter.compiles_started() == started + 1 and kept.read_bytes() == whole  # compiled and kept again
+
+    cache.chmod(0o777)
+    _new_process(monkeypatch)
+    assert prefilter.PatternFilter(_REF_PATTERNS, _options()).engine == "hyperscan"
+    prefilter._settle()
+    assert prefilter.compiles_started() == started + 2  # not loaded from there
+    assert [p.name for p in cache.iterdir()] == [kept.name]  # nor written
+
+
+@needs_hyperscan
+def test_a_short_process_waits_at_exit_to_keep_its_compile_and_the_next_starts_with_it(tmp_path: Path) -> None:
+    probe = ("import sys; from aicoe.engines.sensitive import prefilter; "
+             "from aicoe.engines.sensitive.analyzer import Analyzer; prefilter.use_cache_dir(sys.argv[1]); "
+             "a = Analyzer(); a.scan_text('mail zoe@example.com'); "
+             "print(prefilter.compiles_started(), a._plans['en'].filter._ready is not None)")
+    runs = [subprocess.run([sys.executable, "-c", probe, str(tmp_path)], capture_output=True, text=True, check=True)
+            for _ in range(2)]
+    assert [run.stdout.split() for run in runs] == [["1", "False"], ["0", "True"]]

@@ -28,6 +28,7 @@ from aicoe.core.errors import (
     ValidationFailed,
 )
 from aicoe.core.logging import configure_logging, request_id_var
+from aicoe.sensitive.compiled import keep_compiled_filters
 
 log = logging.getLogger("aicoe")
 access_log = logging.getLogger("aicoe.access")
@@ -129,6 +130,7 @@ def install_error_handlers(app: FastAPI) -> None:
 def create_app(settings: Settings | None = None, *, run_jobs: bool = False) -> FastAPI:
     settings = settings or Settings()
     configure_logging(settings.log_level, settings.log_format)
+    keep_compiled_filters(settings)
     engine = make_engine(settings.effective_database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
 
     @asynccontextmanager

@@ -12,7 +12,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 KNOWN_WEAK_KEYS = frozenset({"", "changeme", "change-me", "secret", "dev", "development", "aicoe"})
@@ -21,6 +21,17 @@ MIN_SECRET_LENGTH = 32
 
 class ConfigError(RuntimeError):
     """The configuration cannot be used; the message says which setting and why."""
+
+
+def default_cache_dir() -> Path | None:
+    """``$XDG_CACHE_HOME/aicoe``, else ``~/.cache/aicoe``; None without a home directory."""
+    base = os.environ.get("XDG_CACHE_HOME")
+    if base:
+        return Path(base) / "aicoe"
+    try:
+        return Path.home() / ".cache" / "aicoe"
+    except RuntimeError:
+        return None
 
 
 class Settings(BaseSettings):
@@ -72,6 +83,14 @@ class Settings(BaseSettings):
     scan_roots: list[Path] = Field(default_factory=list, description="directories dataset scans and evaluation "
                                    "runs may read, besides data_dir/datasets (a JSON list)")
     scan_max_file_bytes: int = Field(default=5 * 1024**3, ge=1, description="larger files are skipped by scans")
+    cache_dir: Path | None = Field(default_factory=default_cache_dir, description="where a process keeps what it "
+                                   "compiles for the next one (the sensitive-data engine's pattern filter); empty: "
+                                   "nowhere")
+
+    @field_validator("cache_dir", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
 
     @model_validator(mode="after")
     def _check_production(self) -> Settings:

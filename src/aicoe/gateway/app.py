@@ -123,6 +123,9 @@ def mount_gateway(app: Starlette, settings: Settings, session_factory: sessionma
 
 def app_from_env() -> Starlette:
     """The uvicorn factory of ``aicoe gateway serve``: each worker process builds its app from the environment."""
+    from aicoe.sensitive.compiled import keep_compiled_filters
+
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
+    keep_compiled_filters(settings)
     return create_gateway_app(settings, tune_gc=True)

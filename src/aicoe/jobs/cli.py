@@ -20,6 +20,7 @@ from aicoe.core.errors import FieldError, ValidationFailed
 from aicoe.jobs import service
 from aicoe.jobs.runner import JobRunner
 from aicoe.models.jobs import Job
+from aicoe.sensitive.compiled import keep_compiled_filters
 
 
 def worker(settings: Settings, threads: int = 1, once: bool = False) -> int:
@@ -28,6 +29,7 @@ def worker(settings: Settings, threads: int = 1, once: bool = False) -> int:
     In-flight jobs are handed back to the queue on shutdown; a worker killed outright leaves its jobs to be
     recovered by any other worker once their lease expires.
     """
+    keep_compiled_filters(settings)
     with engine_for(settings) as engine:
         runner = JobRunner(make_sessionmaker(engine, settings=settings), settings, threads=max(threads, 1))
         if once:

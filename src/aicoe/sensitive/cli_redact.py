@@ -22,6 +22,7 @@ from aicoe.engines.sensitive import analyzer as analyzer_module
 from aicoe.engines.sensitive import io as sensitive_io
 from aicoe.engines.sensitive.redact import DecryptionError, Encrypt, Hash, Mask, Operator, Redact, Replace, parse_key
 from aicoe.engines.sensitive.rewrite import Decrypt, Deidentify, RewriteError, RewriteResult, rewrite_file
+from aicoe.sensitive.compiled import keep_compiled_filters
 
 KEY_ENV_NEEDED = "{what} needs a key: name an environment variable holding it with --key-env"
 KEY_ENV_UNSET = "the environment variable {var} is not set"
@@ -124,6 +125,7 @@ def redact(
                                    min_score=analyzer_module.DEFAULT_MIN_SCORE if min_score is None else min_score)
         except ValueError as exc:
             raise _fail(str(exc), 2) from None
+    keep_compiled_filters()
     try:
         result = rewrite_file(source, target, transform, force=force)
     except (RewriteError, DecryptionError) as exc:

@@ -24,6 +24,7 @@ from aicoe.cli.common import EngineChoice, console, err_console
 from aicoe.engines.sensitive.analyzer import DEFAULT_MIN_SCORE, default_analyzer
 from aicoe.engines.sensitive.sarif import to_sarif
 from aicoe.engines.sensitive.scanner import DEFAULT_MAX_SAMPLES, EngineUnavailable, ScanResult, scan_paths
+from aicoe.sensitive.compiled import keep_compiled_filters
 
 # Below this many bytes a scan finishes before a bar would be worth drawing.
 PROGRESS_MIN_BYTES = 16 << 20
@@ -108,6 +109,7 @@ def scan(
     """Scan files and directories for personal data and secrets (CSV, TSV, Parquet, JSON Lines, Excel, text,
     and their .gz forms)."""
     wanted = _entities(entities)
+    keep_compiled_filters()
     try:
         with _progress(err_console) as progress:
             result = scan_paths(paths, entities=wanted, min_score=min_score, sample=sample, seed=seed,

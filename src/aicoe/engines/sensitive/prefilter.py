@@ -21,15 +21,23 @@ under a millisecond) and :meth:`PatternFilter.load` adopts it in another process
 under a millisecond instead of compiling for a second. The blob names the patterns it was compiled from (a
 SHA-256 of them) and the ones left to the RE2 set; a blob for other patterns, a corrupt one, or one Hyperscan
 refuses here (another Hyperscan build or CPU) is not adopted, and the filter compiles as it would have.
+
+It also outlives the process when :func:`use_cache_dir` names a directory: a compile is written there, and the
+next process (a CLI run, a restarted server or gateway worker) loads it on its first text instead of compiling,
+so it runs at full speed from the start rather than on the RE2 set for a second.
 """
 
 from __future__ import annotations
 
+import atexit
 import hashlib
+import os
 import struct
+import tempfile
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, wait
+from pathlib import Path
 from types import ModuleType
 
 import re2
@@ -217,9 +225,37 @@ _BLOB_MAGIC = b"aicoehs1"
 _BLOB_HEAD = struct.Struct("<8s32sI")
 
 
+# Where compiled databases are kept for later processes (see use_cache_dir); None: nowhere.
+_cache_dir: Path | None = None
+# The compile threads this process started, and whether exit waits for them (at most SETTLE_S each).
+_compile_threads: list[threading.Thread] = []
+_settle_at_exit = threading.Event()
+SETTLE_S = 30.0
+
+
 def compiles_started() -> int:
     """How many Hyperscan compiles this process has started (each about a second of a core)."""
     return _compiles_started
+
+
+def use_cache_dir(directory: str | os.PathLike[str] | None) -> None:
+    """Keep compiled databases in ``directory`` (created on first write, readable by this user only) and load
+    them from there instead of compiling; None keeps none. Best effort: a file that does not load (other patterns,
+    another Hyperscan build or CPU, damage) is compiled over, and a directory that cannot be written, or that other
+    users may write to (a database is loaded without further checks), is not used.
+
+    A process that ends while a compile runs (a short CLI run) waits for it at exit, once, so that the next one
+    finds it kept."""
+    global _cache_dir
+    _cache_dir = None if directory is None else Path(directory)
+    if _cache_dir is not None and not _settle_at_exit.is_set():
+        _settle_at_exit.set()
+        atexit.register(_settle)
+
+
+def _settle() -> None:
+    for thread in list(_compile_threads):
+        thread.join(SETTLE_S)
 
 
 def _fingerprint(regexes: tuple[str, ...]) -> bytes:
@@ -259,16 +295,74 @@ def _deserialise(regexes: tuple[str, ...], blob: bytes, engine: ModuleType | Non
 
 
 def _compile_in_background(regexes: tuple[str, ...]) -> Future[_Built]:
+    """The database for ``regexes``: one this process has (or is compiling), one kept by an earlier process, or a
+    compile started in a background thread."""
     global _compiles_started
     with _compiles_lock:
         compiling = _compiles.get(regexes)
         if compiling is None:
-            _compiles_started += 1
             compiling = Future()
             _keep(regexes, compiling)
-            threading.Thread(target=_run, args=(compiling, regexes, hyperscan), name="hyperscan-compile",
-                             daemon=True).start()
+            kept = _load_kept(regexes)
+            if kept is not None:
+                compiling.set_result(kept)
+                return compiling
+            _compiles_started += 1
+            thread = threading.Thread(target=_run, args=(compiling, regexes, hyperscan), name="hyperscan-compile",
+                                      daemon=True)
+            _compile_threads.append(thread)
+            thread.start()
     return compiling
+
+
+def _kept_file(regexes: tuple[str, ...]) -> Path | None:
+    """Where a database of ``regexes`` is kept: named by the Hyperscan version and the patterns' fingerprint."""
+    if _cache_dir is None or hyperscan is None:
+        return None
+    version = getattr(hyperscan, "__version__", "0")
+    return _cache_dir / f"hyperscan-{version}-{_fingerprint(regexes).hex()[:32]}.db"
+
+
+def _private(directory: Path) -> bool:
+    """Owned by this user and writable by no one else."""
+    try:
+        info = directory.stat()
+    except OSError:
+        return False
+    return info.st_uid == os.getuid() and not info.st_mode & 0o022
+
+
+def _load_kept(regexes: tuple[str, ...]) -> _Built | None:
+    path = _kept_file(regexes)
+    if path is None or not _private(path.parent):
+        return None
+    try:
+        blob = path.read_bytes()
+    except OSError:
+        return None
+    return _deserialise(regexes, blob, hyperscan)
+
+
+def _store_kept(regexes: tuple[str, ...], built: _Built) -> None:
+    """Write the compiled database where the next process finds it: whole or not at all (a temporary file renamed
+    over the old one), so a concurrent reader never sees half a file."""
+    path, (fast, rest) = _kept_file(regexes), built
+    if path is None or fast is None:
+        return
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not _private(path.parent):
+            return
+        file = tempfile.NamedTemporaryFile(dir=path.parent, prefix=path.name, suffix=".tmp", delete=False)
+    except OSError:
+        return
+    temporary = Path(file.name)
+    try:
+        with file:
+            file.write(_serialise(regexes, fast, rest))
+        os.replace(temporary, path)
+    except OSError:
+        temporary.unlink(missing_ok=True)
 
 
 def _keep(regexes: tuple[str, ...], built: Future[_Built]) -> None:
@@ -281,12 +375,15 @@ def _keep(regexes: tuple[str, ...], built: Future[_Built]) -> None:
 
 def _run(compiling: Future[_Built], regexes: tuple[str, ...], engine: ModuleType) -> None:
     try:
-        compiling.set_result(_compile(regexes, engine))
+        built = _compile(regexes, engine)
     except Exception as exc:  # reported through the future (the RE2 set keeps answering); a later filter retries
         with _compiles_lock:
             if _compiles.get(regexes) is compiling:
                 del _compiles[regexes]
         compiling.set_exception(exc)
+        return
+    compiling.set_result(built)
+    _store_kept(regexes, built)
 
 
 def _compile(regexes: tuple[str, ...], engine: ModuleType) -> _Built:
