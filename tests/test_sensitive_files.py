@@ -62,6 +62,12 @@ def _write_jsonl(path: Path) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+def _write_json(path: Path) -> None:
+    """The records as one pretty-printed JSON array (an export), as a JSON Lines file holds them line by line."""
+    records = [{k: v for k, v in zip(COLUMNS, row, strict=True) if v is not None} for row in PEOPLE]
+    path.write_text(json.dumps(records, indent=2) + "\n", encoding="utf-8")
+
+
 def _write_xlsx(path: Path) -> None:
     workbook = openpyxl.Workbook()
     sheet = workbook.active
@@ -97,6 +103,9 @@ def _make(tmp_path: Path, kind: str) -> Path:
     elif kind in ("jsonl", "jsonl.gz"):
         path = tmp_path / "people.jsonl"
         _write_jsonl(path)
+    elif kind in ("json", "json.gz"):
+        path = tmp_path / "people.json"
+        _write_json(path)
     else:
         path = tmp_path / "people.xlsx"
         _write_xlsx(path)
@@ -120,7 +129,8 @@ def _comparable(result: scanner.ScanResult) -> dict[str, object]:
     ("csv \t", io.FileFormat("csv", False, "\t"), None), ("tsv", io.FileFormat("tsv"), None),
     ("parquet", io.FileFormat("parquet"), None),
     ("parquet.gz", io.FileFormat("parquet", True), None), ("jsonl", io.FileFormat("jsonl"), None),
-    ("jsonl.gz", io.FileFormat("jsonl", True), None), ("xlsx", io.FileFormat("excel"), "People"),
+    ("jsonl.gz", io.FileFormat("jsonl", True), None), ("json", io.FileFormat("json"), None),
+    ("json.gz", io.FileFormat("json", True), None), ("xlsx", io.FileFormat("excel"), "People"),
 ])
 def test_every_format_gives_the_same_exact_findings(tmp_path: Path, kind: str, fmt: io.FileFormat,
                                                     table: str | None) -> None:

@@ -112,7 +112,8 @@ def redact(
     decrypt: Annotated[bool, typer.Option("--decrypt", help="turn encrypt tokens back into their values")] = False,
     force: Annotated[bool, typer.Option("--force", help="replace OUT if it exists (never IN)")] = False,
 ) -> None:
-    """Write a de-identified copy of IN to OUT in the same format (CSV, TSV, Parquet, JSON Lines, Excel, text; gzip)."""
+    """Write a de-identified copy of IN to OUT in the same format (CSV, TSV, Parquet, JSON Lines, JSON, Excel, text;
+    gzip)."""
     if decrypt:
         if operator is not OperatorName.replace or entities is not None or keep_last is not None \
                 or min_score is not None:

@@ -106,8 +106,8 @@ def scan(
                            ] = DEFAULT_MAX_SAMPLES,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="write the report to this file")] = None,
 ) -> None:
-    """Scan files and directories for personal data and secrets (CSV, TSV, Parquet, JSON Lines, Excel, text,
-    and their .gz forms)."""
+    """Scan files and directories for personal data and secrets (CSV, TSV, Parquet, JSON Lines, JSON, Excel,
+    text, and their .gz forms)."""
     wanted = _entities(entities)
     keep_compiled_filters()
     try:

@@ -2,12 +2,12 @@
 
 Formats are recognised by extension and confirmed by magic bytes (``PAR1`` for Parquet, a zip holding
 ``xl/workbook.xml`` for Excel, ``1f8b`` for gzip — gzip is detected by content, so ``data.csv.gz`` and a gzipped
-file without the suffix both work). Tabular files come back as pyarrow ``RecordBatch`` streams: CSV/TSV and Excel
-as all-string columns (a spreadsheet or CSV has no trustworthy types, and a phone number must stay text), Parquet
-and JSON Lines with their own types. Text is strict UTF-8. Anything that cannot be read raises ``UnreadableFile``
-whose ``reason`` is one of the message constants below — never a library message, because those can quote the
-file's content (pyarrow's CSV errors do) and reasons end up in logs and reports. Size limits are the caller's
-(``check_size``); a gzip's size is its size on disk.
+file without the suffix both work). Tabular files come back as pyarrow ``RecordBatch`` streams: CSV/TSV and Excel as
+all-string columns (a spreadsheet or CSV has no trustworthy types, and a phone number must stay text), Parquet and
+JSON Lines and JSON arrays (:mod:`.jsondoc`) with their own types. Text is strict UTF-8. Anything that cannot be
+read raises ``UnreadableFile`` whose ``reason`` is one of the message constants below — never a library message,
+because those can quote the file's content (pyarrow's CSV errors do) and reasons end up in logs and reports. Size
+limits are the caller's (``check_size``); a gzip's size is its size on disk.
 """
 
 from __future__ import annotations
@@ -35,8 +35,10 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-Kind = Literal["csv", "tsv", "parquet", "jsonl", "excel", "text"]
-TABULAR_KINDS: tuple[str, ...] = ("csv", "tsv", "parquet", "jsonl", "excel")
+from aicoe.engines.sensitive import jsondoc
+
+Kind = Literal["csv", "tsv", "parquet", "jsonl", "json", "excel", "text"]
+TABULAR_KINDS: tuple[str, ...] = ("csv", "tsv", "parquet", "jsonl", "json", "excel")
 EXTENSIONS: dict[str, str] = {
     ".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".parquet": "parquet", ".pq": "parquet",
     ".jsonl": "jsonl", ".ndjson": "jsonl", ".jsonlines": "jsonl", ".json": "json",
@@ -71,9 +73,10 @@ CSV_MALFORMED = "malformed {kind}: unbalanced quotes or unparseable rows"
 INVALID_JSON = "invalid JSON on line {line}"
 NOT_JSON_OBJECT = "line {line} is not a JSON object"
 
-_KIND_LABELS = {"csv": "CSV", "tsv": "TSV", "parquet": "Parquet", "jsonl": "JSON Lines", "excel": "Excel",
-                "text": "text"}
+_KIND_LABELS = {"csv": "CSV", "tsv": "TSV", "parquet": "Parquet", "jsonl": "JSON Lines", "json": "JSON",
+                "excel": "Excel", "text": "text"}
 _GZIP_MAGIC = b"\x1f\x8b"
+_UTF8_BOM = b"\xef\xbb\xbf"
 _PARQUET_MAGIC = b"PAR1"
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -208,7 +211,9 @@ def _kind_from_magic(path: Path, head: bytes, by_extension: str | None, compress
         raise UnreadableFile(path, ENCRYPTED_WORKBOOK if _has_encrypted_package(path, compressed) else LEGACY_OFFICE)
     if by_extension in ("parquet", "excel"):
         raise UnreadableFile(path, CORRUPT_FILE.format(kind=_KIND_LABELS[by_extension]))
-    if by_extension == "json":
+    if by_extension == "json":  # an array of records, one record per line, or a document read as text
+        if head.removeprefix(_UTF8_BOM).lstrip(b" \t\r\n").startswith(b"["):
+            return "json"
         return "jsonl" if _first_line_is_object(head) else "text"
     if by_extension is not None:
         return by_extension
@@ -390,7 +395,7 @@ def read_batches(path: str | os.PathLike[str], fmt: FileFormat, *, batch_rows: i
     if byte_range is not None and (fmt.compressed or fmt.kind not in ("csv", "tsv", "jsonl")):
         raise ValueError(f"byte_range applies to uncompressed CSV, TSV and JSON Lines only, got {fmt.label}")
     reader = {"csv": _csv_batches, "tsv": _csv_batches, "parquet": _parquet_batches, "jsonl": _jsonl_batches,
-              "excel": _excel_batches}[fmt.kind]
+              "json": _json_batches, "excel": _excel_batches}[fmt.kind]
     part = row_groups if fmt.kind == "parquet" else byte_range
     with _translated(path, fmt.kind):
         batches = reader(path, fmt, columns, part, on_position)
@@ -612,6 +617,39 @@ def _jsonl_batches(path: str | os.PathLike[str], fmt: FileFormat, columns: Seque
                     on_position(tell())
     if rows:
         yield _records_batch(rows)
+
+
+def _json_batches(path: str | os.PathLike[str], fmt: FileFormat, columns: Sequence[str] | None,
+                  byte_range: ByteRange | None,
+                  on_position: Callable[[int], None] | None) -> Iterator[pa.RecordBatch]:
+    """A JSON document that is an array: each element a record, an object flattened as in JSON Lines, any other
+    value the record's one field, "value"; batches as in JSON Lines."""
+    wanted = set(columns) if columns is not None else None
+    rows: list[dict[str, object]] = []
+    with _positioned(path, byte_range) as (stream, tell):
+        for element in json_elements(path, stream):
+            value = element.value
+            flat = _flatten(value) if isinstance(value, dict) else _flatten({"value": value})
+            rows.append(flat if wanted is None else {k: v for k, v in flat.items() if k in wanted})
+            if len(rows) == JSONL_BATCH_ROWS:
+                yield _records_batch(rows)
+                rows = []
+                if on_position is not None:
+                    on_position(tell())
+    if rows:
+        yield _records_batch(rows)
+
+
+def json_elements(path: str | os.PathLike[str], stream: IO[bytes],
+                  reader: jsondoc.ArrayReader | None = None) -> Iterator[jsondoc.Element]:
+    """The elements of the JSON array document in ``stream`` (through ``reader`` when given, whose ``tail`` the
+    caller wants); a fault raises ``UnreadableFile`` with this module's reasons, after the elements before it."""
+    try:
+        yield from reader or jsondoc.ArrayReader(stream)
+    except jsondoc.DocumentError as exc:
+        if exc.byte is not None:
+            raise UnreadableFile(path, NOT_UTF8.format(byte=exc.byte, offset=exc.offset)) from None
+        raise UnreadableFile(path, INVALID_JSON.format(line=exc.line)) from None
 
 
 def _flatten(record: dict[str, object], prefix: str = "") -> dict[str, object]:

@@ -3,7 +3,8 @@
 Only string values change; everything else about the file is kept. CSV/TSV: the header and every unchanged row
 are copied byte for byte, and a changed row keeps its line ending and quoting style. Parquet: schema (with its
 metadata), row groups and per-column compression. JSON Lines: lines without a finding are copied verbatim, and
-in the others only the changed string literals are re-encoded, so keys, numbers and spacing stay. Excel: every
+in the others only the changed string literals are re-encoded, so keys, numbers and spacing stay; a JSON array
+document the same, element by element, with the text between elements copied. Excel: every
 sheet, cell positions, styles and the header row; a cell is judged by the text the scanner reads for it, so a
 number or date holding an identifier is replaced too (by text). Gzip input gives gzip output. Values are scanned
 a column (or a JSON key) at a time with ``Analyzer.scan_texts`` — one pass over the cells joined by "\\n" — with
@@ -35,6 +36,7 @@ import pyarrow.parquet as pq
 
 from aicoe.engines.sensitive import analyzer as analyzer_module
 from aicoe.engines.sensitive import io as sensitive_io
+from aicoe.engines.sensitive import jsondoc
 from aicoe.engines.sensitive.redact import DEFAULT_OPERATOR, Encrypt, Operator, anonymize
 
 CHUNK_ROWS = 65_536
@@ -124,7 +126,7 @@ def rewrite_file(source: Path, target: Path, transform: CellTransform, *, force:
     _check_target(source, target, force=force)
     fmt = sensitive_io.detect_format(source)
     writers = {"csv": _rewrite_csv, "tsv": _rewrite_csv, "parquet": _rewrite_parquet, "jsonl": _rewrite_jsonl,
-               "excel": _rewrite_excel, "text": _rewrite_text}
+               "json": _rewrite_json, "excel": _rewrite_excel, "text": _rewrite_text}
     counts: Counter[str] = Counter()
     with _atomic(target, compressed=fmt.compressed) as sink, _read_errors(source, fmt):
         records = writers[fmt.kind](source, fmt, sink, transform, counts)
@@ -355,23 +357,33 @@ def _rewrite_jsonl(source: Path, fmt: sensitive_io.FileFormat, sink: IO[bytes], 
 
 def _write_jsonl_batch(source: Path, lines: list[bytes], offset: int, sink: IO[bytes], transform: CellTransform,
                        counts: Counter[str]) -> None:
-    """Parse the lines, transform string values grouped by their key, and splice the changed ones into the line."""
+    """Parse the lines, then write them transformed (:func:`_write_documents`)."""
     holders: list[list[Any]] = []
-    line_slots: list[list[_Slot]] = []
-    by_key: dict[str, list[_Slot]] = defaultdict(list)
     for number, line in enumerate(lines):
         holder: list[Any] = []
-        slots: list[_Slot] = []
         if line.strip():
             try:
                 holder = [json.loads(line)]  # bytes: a UTF-8 BOM is accepted, as when scanning
             except json.JSONDecodeError:
                 raise sensitive_io.UnreadableFile(source, sensitive_io.INVALID_JSON.format(line=offset + number + 1)) \
                     from None
+        holders.append(holder)
+    _write_documents([(b"", line, holder) for line, holder in zip(lines, holders, strict=True)], sink, transform,
+                     counts)
+
+
+def _write_documents(documents: list[tuple[bytes, bytes, list[Any]]], sink: IO[bytes], transform: CellTransform,
+                     counts: Counter[str]) -> None:
+    """Each (text before it, JSON text, [its parsed value] or [] for none) written with its string values
+    transformed, grouped by their key across the documents, and the changed ones spliced into the text."""
+    line_slots: list[list[_Slot]] = []
+    by_key: dict[str, list[_Slot]] = defaultdict(list)
+    for _, _, holder in documents:
+        slots: list[_Slot] = []
+        if holder:
             for key, slot in _string_slots(holder, 0, ""):
                 slots.append(slot)
                 by_key[key].append(slot)
-        holders.append(holder)
         line_slots.append(slots)
     originals = [[container[index] for container, index in slots] for slots in line_slots]
     for key, slots in by_key.items():
@@ -379,9 +391,27 @@ def _write_jsonl_batch(source: Path, lines: list[bytes], offset: int, sink: IO[b
                             counts)
         for (container, index), value in zip(slots, new, strict=True):
             container[index] = value
-    for line, holder, slots, old in zip(lines, holders, line_slots, originals, strict=True):
+    for (before, line, holder), slots, old in zip(documents, line_slots, originals, strict=True):
         values = [container[index] for container, index in slots]
-        sink.write(line if values == old else _splice(line, holder[0], old, values))
+        sink.write(before + (line if values == old else _splice(line, holder[0], old, values)))
+
+
+# --- JSON documents (an array of records) ------------------------------------------------------------------------
+
+def _rewrite_json(source: Path, fmt: sensitive_io.FileFormat, sink: IO[bytes], transform: CellTransform,
+                  counts: Counter[str]) -> int:
+    """Element by element, a batch at a time; the text around the elements ("[", commas, white space) is copied
+    as it was."""
+    records = 0
+    with sensitive_io.open_binary(source) as raw:
+        reader = jsondoc.ArrayReader(raw)
+        elements = sensitive_io.json_elements(source, raw, reader)
+        while batch := list(islice(elements, CHUNK_ROWS)):
+            records += len(batch)
+            _write_documents([(e.before.encode("utf-8"), e.text.encode("utf-8"), [e.value]) for e in batch], sink,
+                             transform, counts)
+        sink.write(reader.tail.encode("utf-8"))
+    return records
 
 
 def _splice(line: bytes, document: Any, old: list[str], new: list[str]) -> bytes:
