@@ -505,22 +505,24 @@ def _email_parquet(path: Path, rows: int = 1000, group: int = 100) -> None:
 def test_parquet_sampling_is_seeded_uniform_and_states_its_confidence(tmp_path: Path) -> None:
     path = tmp_path / "events.parquet"
     _email_parquet(path)
-    first = scanner.scan_paths([path], sample=50, seed=7, max_samples=50)
-    again = scanner.scan_paths([path], sample=50, seed=7, max_samples=50)
-    other = scanner.scan_paths([path], sample=50, seed=8, max_samples=50)
+    # The draw depends on the file's path (a temporary directory here), so the sample is large enough that it holds
+    # some of the 100 e-mail rows whatever the path (it misses them all with a chance of 0.9 ** 200, 7e-10).
+    first = scanner.scan_paths([path], sample=200, seed=7, max_samples=200)
+    again = scanner.scan_paths([path], sample=200, seed=7, max_samples=200)
+    other = scanner.scan_paths([path], sample=200, seed=8, max_samples=200)
     assert _comparable(first) == _comparable(again)
     assert _shape(first) != _shape(other)
     (report,) = first.files
-    assert report.sample == {"requested": 50, "rows": 50, "rows_total": 1000,
-                             "prevalence_upper_95": 1 - 0.05 ** (1 / 50)}
+    assert report.sample == {"requested": 200, "rows": 200, "rows_total": 1000,
+                             "prevalence_upper_95": 1 - 0.05 ** (1 / 200)}
     assert report.sha256 is None and first.summary["fingerprint"] is None
-    assert (report.rows, first.summary["sample"], first.summary["seed"]) == (50, 50, 7)
+    assert (report.rows, first.summary["sample"], first.summary["seed"]) == (200, 200, 7)
     (group,) = first.findings
     rows = [s.row for s in group.samples]
     assert rows == sorted(rows) and len(set(rows)) == group.count
     assert all((row - 1) % 10 == 0 for row in rows)
     assert [(s.start, s.end) for s in group.samples] == [(0, len(f"user{row - 1}@example.com")) for row in rows]
-    packed = scanner.scan_paths(_gzip(tmp_path / "events.parquet"), sample=50, seed=7, max_samples=50)
+    packed = scanner.scan_paths(_gzip(tmp_path / "events.parquet"), sample=200, seed=7, max_samples=200)
     assert packed.files[0].sample == report.sample
     assert all((s.row - 1) % 10 == 0 for g in packed.findings for s in g.samples)
     pq.write_table(pa.table({"email": pa.array([], type=pa.string())}), tmp_path / "empty.parquet")

@@ -588,54 +588,55 @@ def _parquet_batches(path: str | os.PathLike[str], fmt: FileFormat, columns: Seq
 def _jsonl_batches(path: str | os.PathLike[str], fmt: FileFormat, columns: Sequence[str] | None,
                    byte_range: ByteRange | None,
                    on_position: Callable[[int], None] | None) -> Iterator[pa.RecordBatch]:
-    """One JSON object per line; nested objects flattened to dotted names, arrays kept as their JSON text.
-
-    Batches hold ``JSONL_BATCH_ROWS`` records and each column's type comes from its values in the batch."""
-    wanted = set(columns) if columns is not None else None
-    rows: list[dict[str, object]] = []
-    offset, first = (0, 1) if byte_range is None else (byte_range.start, byte_range.line + 1)
+    """One JSON object per line, in batches (:func:`_record_batches`)."""
     with _positioned(path, byte_range) as (stream, tell):
-        for number, line in enumerate(stream, start=first):
-            start, offset = offset, offset + len(line)
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except UnicodeDecodeError as exc:
-                bad = line[exc.start] if exc.start < len(line) else 0
-                raise UnreadableFile(path, NOT_UTF8.format(byte=bad, offset=start + exc.start)) from None
-            except ValueError:
-                raise UnreadableFile(path, INVALID_JSON.format(line=number)) from None
-            if not isinstance(record, dict):
-                raise UnreadableFile(path, NOT_JSON_OBJECT.format(line=number))
-            flat = _flatten(record)
-            rows.append(flat if wanted is None else {k: v for k, v in flat.items() if k in wanted})
-            if len(rows) == JSONL_BATCH_ROWS:
-                yield _records_batch(rows)
-                rows = []
-                if on_position is not None:
-                    on_position(tell())
-    if rows:
-        yield _records_batch(rows)
+        yield from _record_batches(_jsonl_records(path, stream, byte_range), columns, tell, on_position)
+
+
+def _jsonl_records(path: str | os.PathLike[str], stream: IO[bytes],
+                   byte_range: ByteRange | None) -> Iterator[dict[str, object]]:
+    offset, first = (0, 1) if byte_range is None else (byte_range.start, byte_range.line + 1)
+    for number, line in enumerate(stream, start=first):
+        start, offset = offset, offset + len(line)
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except UnicodeDecodeError as exc:
+            bad = line[exc.start] if exc.start < len(line) else 0
+            raise UnreadableFile(path, NOT_UTF8.format(byte=bad, offset=start + exc.start)) from None
+        except ValueError:
+            raise UnreadableFile(path, INVALID_JSON.format(line=number)) from None
+        if not isinstance(record, dict):
+            raise UnreadableFile(path, NOT_JSON_OBJECT.format(line=number))
+        yield record
 
 
 def _json_batches(path: str | os.PathLike[str], fmt: FileFormat, columns: Sequence[str] | None,
                   byte_range: ByteRange | None,
                   on_position: Callable[[int], None] | None) -> Iterator[pa.RecordBatch]:
-    """A JSON document that is an array: each element a record, an object flattened as in JSON Lines, any other
-    value the record's one field, "value"; batches as in JSON Lines."""
+    """A JSON document that is an array, in batches (:func:`_record_batches`): each element a record, an object as
+    it is and any other value the record's one field, "value"."""
+    with _positioned(path, byte_range) as (stream, tell):
+        records = (value if isinstance(value, dict) else {"value": value}
+                   for value in (element.value for element in json_elements(path, stream)))
+        yield from _record_batches(records, columns, tell, on_position)
+
+
+def _record_batches(records: Iterator[dict[str, object]], columns: Sequence[str] | None, tell: Callable[[], int],
+                    on_position: Callable[[int], None] | None) -> Iterator[pa.RecordBatch]:
+    """The records with nested objects flattened to dotted names and arrays kept as their JSON text (only
+    ``columns``, when given), in batches of ``JSONL_BATCH_ROWS`` whose columns take their type from their values."""
     wanted = set(columns) if columns is not None else None
     rows: list[dict[str, object]] = []
-    with _positioned(path, byte_range) as (stream, tell):
-        for element in json_elements(path, stream):
-            value = element.value
-            flat = _flatten(value) if isinstance(value, dict) else _flatten({"value": value})
-            rows.append(flat if wanted is None else {k: v for k, v in flat.items() if k in wanted})
-            if len(rows) == JSONL_BATCH_ROWS:
-                yield _records_batch(rows)
-                rows = []
-                if on_position is not None:
-                    on_position(tell())
+    for record in records:
+        flat = _flatten(record)
+        rows.append(flat if wanted is None else {k: v for k, v in flat.items() if k in wanted})
+        if len(rows) == JSONL_BATCH_ROWS:
+            yield _records_batch(rows)
+            rows = []
+            if on_position is not None:
+                on_position(tell())
     if rows:
         yield _records_batch(rows)
 
