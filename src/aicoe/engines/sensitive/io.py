@@ -27,9 +27,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from io import BufferedReader, RawIOBase, StringIO
-from itertools import islice
+from itertools import islice, zip_longest
 from pathlib import Path
 from typing import IO, Any, Literal
+from xml.etree import ElementTree
 
 import pyarrow as pa
 import pyarrow.csv as pa_csv
@@ -55,6 +56,10 @@ CSV_DELIMITERS: tuple[str, ...] = (",", ";", "\t", "|")
 SNIFF_ROWS = 50
 TEXT_CHUNK_BYTES = 1 << 20
 JSONL_BATCH_ROWS = 1 << 16
+# Workbooks up to this size are read by calamine, which holds a sheet in memory; larger ones stream (openpyxl).
+CALAMINE_MAX_BYTES = 64 << 20
+# Rows of a sheet per batch: as many as a table scan finds repeated values across.
+EXCEL_BATCH_ROWS = 1 << 16
 
 CANNOT_OPEN = "cannot open: {error}"
 NOT_A_FILE = "not a regular file"
@@ -685,32 +690,80 @@ def _column_array(values: list[object]) -> pa.Array:
 def _excel_batches(path: str | os.PathLike[str], fmt: FileFormat, columns: Sequence[str] | None,
                    part: None,
                    on_position: Callable[[int], None] | None) -> Iterator[pa.RecordBatch]:
+    """Each worksheet in turn: read by calamine (a compiled reader, about fifteen times faster than openpyxl,
+    which holds a sheet in memory) up to :data:`CALAMINE_MAX_BYTES`, and streamed by openpyxl in read-only mode
+    beyond. Both give the same rows (tests/test_sensitive_excel_read.py), from cell A1."""
+    with _seekable(path, fmt) as source:
+        size = os.path.getsize(source) if isinstance(source, str) else source.seek(0, os.SEEK_END)
+        sheets = _calamine_sheets if size <= CALAMINE_MAX_BYTES else _openpyxl_sheets
+        for title, rows in sheets(path, source):
+            yield from _sheet_batches(title, rows, columns)
+
+
+def _calamine_sheets(path: str | os.PathLike[str],
+                     source: str | IO[bytes]) -> Iterator[tuple[str, Iterator[Sequence[object]]]]:
+    from python_calamine import CalamineWorkbook, SheetTypeEnum
+
+    try:
+        workbook = (CalamineWorkbook.from_path(source) if isinstance(source, str)
+                    else CalamineWorkbook.from_filelike(source))
+    except Exception:  # noqa: BLE001 - calamine has an error type per layer (zip, XML, its own)
+        raise UnreadableFile(path, CORRUPT_FILE.format(kind="Excel")) from None
+    try:
+        for sheet in workbook.sheets_metadata:
+            if sheet.typ == SheetTypeEnum.WorkSheet:
+                try:
+                    read = workbook.get_sheet_by_name(sheet.name)  # the whole sheet, parsed here
+                except Exception:  # noqa: BLE001 - as above
+                    raise UnreadableFile(path, CORRUPT_FILE.format(kind="Excel")) from None
+                yield sheet.name, _calamine_rows(read)
+    finally:
+        workbook.close()
+
+
+def _calamine_rows(sheet: Any) -> Iterator[list[object]]:
+    """The rows from row 1 and column A, as openpyxl gives them: calamine starts its rows at the first column that
+    holds a value, and reads a cell whose format is a date alone as a ``date`` (openpyxl: midnight that day)."""
+    lead = [None] * (sheet.start[1] if sheet.start is not None else 0)
+    for row in sheet.iter_rows():
+        yield lead + [datetime.combine(value, time()) if type(value) is date else value for value in row]
+
+
+def _openpyxl_sheets(path: str | os.PathLike[str],
+                     source: str | IO[bytes]) -> Iterator[tuple[str, Iterator[Sequence[object]]]]:
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
 
-    with _seekable(path, fmt) as source:
-        try:
-            workbook = openpyxl.load_workbook(source, read_only=True, data_only=True)
-        except InvalidFileException:
-            raise UnreadableFile(path, CORRUPT_FILE.format(kind="Excel")) from None
-        try:
-            for sheet in workbook.worksheets:
-                yield from _sheet_batches(sheet, columns)
-        finally:
-            workbook.close()
+    try:
+        workbook = openpyxl.load_workbook(source, read_only=True, data_only=True)
+    except InvalidFileException:
+        raise UnreadableFile(path, CORRUPT_FILE.format(kind="Excel")) from None
+    try:
+        for sheet in workbook.worksheets:
+            yield str(sheet.title), _parsed_rows(path, sheet.iter_rows(values_only=True))
+    finally:
+        workbook.close()
 
 
-def _sheet_batches(sheet: object, columns: Sequence[str] | None) -> Iterator[pa.RecordBatch]:
-    rows = sheet.iter_rows(values_only=True)  # type: ignore[attr-defined]
+def _parsed_rows(path: str | os.PathLike[str], rows: Iterator[Sequence[object]]) -> Iterator[Sequence[object]]:
+    """openpyxl's rows; a sheet whose XML breaks off reports the file as corrupt (read-only mode parses as it goes)."""
+    try:
+        yield from rows
+    except (ElementTree.ParseError, zipfile.BadZipFile, zlib.error, EOFError):
+        raise UnreadableFile(path, CORRUPT_FILE.format(kind="Excel")) from None
+
+
+def _sheet_batches(title: str, rows: Iterator[Sequence[object]],
+                   columns: Sequence[str] | None) -> Iterator[pa.RecordBatch]:
     header = next(rows, None)
     if header is None:
         return
     names = header_names(header)
-    metadata = {TABLE_METADATA_KEY: str(sheet.title).encode("utf-8")}  # type: ignore[attr-defined]
-    chunk: list[tuple[object, ...]] = []
+    metadata = {TABLE_METADATA_KEY: title.encode("utf-8")}
+    chunk: list[Sequence[object]] = []
     for row in rows:
         chunk.append(row)
-        if len(chunk) == 1 << 14:
+        if len(chunk) == EXCEL_BATCH_ROWS:
             names = _widen(names, chunk)
             yield _sheet_batch(names, chunk, columns, metadata)
             chunk = []
@@ -731,15 +784,17 @@ def header_names(header: Sequence[object]) -> list[str]:
     return names
 
 
-def _widen(names: list[str], rows: list[tuple[object, ...]]) -> list[str]:
+def _widen(names: list[str], rows: list[Sequence[object]]) -> list[str]:
     width = max(len(row) for row in rows)
     return names + [f"column_{i}" for i in range(len(names) + 1, width + 1)]
 
 
-def _sheet_batch(names: list[str], rows: list[tuple[object, ...]], columns: Sequence[str] | None,
+def _sheet_batch(names: list[str], rows: list[Sequence[object]], columns: Sequence[str] | None,
                  metadata: dict[bytes, bytes]) -> pa.RecordBatch:
     keep = [(i, name) for i, name in enumerate(names) if columns is None or name in columns]
-    arrays = [pa.array([cell_text(row[i]) if i < len(row) else None for row in rows], type=pa.string())
+    cells = list(zip_longest(*rows))  # a sheet's rows may differ in length: the missing cells are empty
+    arrays = [pa.array([(value or None) if type(value) is str else cell_text(value) for value in cells[i]]
+                       if i < len(cells) else [None] * len(rows), type=pa.string())
               for i, _ in keep]
     schema = pa.schema([pa.field(name, pa.string()) for _, name in keep], metadata=metadata)
     return pa.RecordBatch.from_arrays(arrays, schema=schema)

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import IO, Any, Protocol
+from xml.etree import ElementTree
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -531,5 +532,5 @@ def _excel_errors(source: Path) -> Iterator[None]:
 
     try:
         yield
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError):
+    except (InvalidFileException, zipfile.BadZipFile, ElementTree.ParseError, KeyError, OSError, ValueError):
         raise sensitive_io.UnreadableFile(source, sensitive_io.CORRUPT_FILE.format(kind="Excel")) from None
