@@ -12,7 +12,10 @@ writes it to CSV and to Parquet in a temporary directory, and times:
   its cells/s and its time for the whole table are **extrapolated** from that sample.
 
 It also compares what ours found per entity type with what was planted (the generator knows every value it put
-in), and prints the process's peak RSS.
+in), and prints the process's peak RSS. With ``--excel-rows N`` it writes the first N rows to an .xlsx workbook
+too and scans it with each of the engine's two Excel readers: python-calamine (workbooks up to
+``io.CALAMINE_MAX_BYTES``) and openpyxl's streaming read-only mode (larger ones, and every workbook before
+calamine).
 
 The generated columns draw their values from pools of ``--pool`` values (default 4,096), so values repeat as
 customers, products and codes do in real tables; the engine scans a repeated value once, which such a table
@@ -111,6 +114,31 @@ def scan_ours(path: Path, workers: int) -> tuple[float, int, Counter[str]]:
     return elapsed, result.files[0].cells, found
 
 
+def scan_excel(table: pa.Table, path: Path, presidio_rate: float) -> None:
+    """The table as one worksheet, scanned in one process by each Excel reader of the engine."""
+    import openpyxl
+
+    from aicoe.engines.sensitive import io
+
+    workbook = openpyxl.Workbook(write_only=True)
+    sheet = workbook.create_sheet("people")
+    sheet.append(table.column_names)
+    for row in zip(*(table.column(name).to_pylist() for name in table.column_names), strict=True):
+        sheet.append(list(row))
+    workbook.save(path)
+    print(f"\n{'aicoe scan_paths, XLSX':28} {'rows':>7} {'seconds':>8} {'cells/s':>12} {'vs presidio':>12}   "
+          f"({path.stat().st_size / 2**20:.0f} MiB)")
+    limit = io.CALAMINE_MAX_BYTES
+    for reader, bound in (("python-calamine", limit), ("openpyxl (streaming)", 0)):
+        io.CALAMINE_MAX_BYTES = bound
+        try:
+            elapsed, scanned, _ = scan_ours(path, 1)
+        finally:
+            io.CALAMINE_MAX_BYTES = limit
+        print(f"{reader:28} {table.num_rows:7,} {elapsed:8.2f} {scanned / elapsed:12,.0f} "
+              f"{scanned / elapsed / presidio_rate:11.0f}x")
+
+
 def scan_presidio(table: pa.Table, rows: int) -> tuple[float, int]:
     from presidio_analyzer import BatchAnalyzerEngine
 
@@ -129,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--presidio-rows", type=int, default=1_000, help="rows Presidio scans (default 1,000)")
     parser.add_argument("--pool", type=int, default=4_096, help="distinct values per generated column (default 4,096)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--excel-rows", type=int, default=0, help="also scan the first N rows as .xlsx (default: no)")
     parser.add_argument("--quick", action="store_true", help="a small run: 50,000 rows, Presidio on 200")
     args = parser.parse_args(argv)
     if args.quick:
@@ -164,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
                 ok &= good or workers == 1
                 print(f"{label:28} {workers:7} {elapsed:8.2f} {rate:12,.0f} {ratio:11.0f}x   "
                       f"[{'OK' if good else 'BELOW'} vs {TARGET_CELLS_PER_S:,} cells/s and {TARGET_RATIO:.0f}x]")
+        if args.excel_rows:
+            scan_excel(table.slice(0, args.excel_rows), Path(tmp) / "people.xlsx", presidio_rate)
     print("\n== planted vs found (Parquet, last run)")
     for entity in sorted(set(planted) | set(found)):
         print(f"{entity:28} planted {planted[entity]:10,}   found {found[entity]:10,}")
