@@ -36,6 +36,8 @@ app = typer.Typer(help="Verify and export the hash-chained audit ledger.", no_ar
 
 def register(root: typer.Typer) -> None:
     root.add_typer(app, name="audit", help="Verify and export the audit ledger.")
+
+
 @contextmanager
 def progress_bar(label: str, total: int | None, console: Console) -> Iterator[Callable[[int], None]]:
     """A live bar on a terminal; nothing at all when the output is piped or captured."""

@@ -1,15 +1,15 @@
 """Write a de-identified (or decrypted) copy of a file in the same format, never touching the input.
 
-Only string values change; everything else about the file is kept. CSV/TSV: the header and every unchanged row
-are copied byte for byte, and a changed row keeps its line ending and quoting style. Parquet: schema (with its
-metadata), row groups and per-column compression. JSON Lines: lines without a finding are copied verbatim, and
-in the others only the changed string literals are re-encoded, so keys, numbers and spacing stay; a JSON array
-document the same, element by element, with the text between elements copied. Excel: every
-sheet, cell positions, styles and the header row; a cell is judged by the text the scanner reads for it, so a
-number or date holding an identifier is replaced too (by text). Gzip input gives gzip output. Values are scanned
-a column (or a JSON key) at a time with ``Analyzer.scan_texts`` — one pass over the cells joined by "\\n" — with
-the column name as context (the analyzer splits it into words). The copy is written to a temporary file beside
-the target (readable by its owner only) and renamed into place when complete.
+Only string values change; everything else about the file is kept. CSV/TSV: the header and every unchanged row are
+copied byte for byte, and a changed row keeps its line ending and quoting style. Parquet: schema (with its
+metadata), row groups and per-column compression. JSON Lines: lines without a finding are copied verbatim, and in
+the others only the changed string literals are re-encoded, so keys, numbers and spacing stay; a JSON array document
+the same, element by element, with the text between elements copied. Excel: every sheet, cell positions, styles and
+the header row; a cell is judged by the text the scanner reads for it, so a number or date holding an identifier is
+replaced too (by text). Gzip input gives gzip output. Values are scanned a column (or a JSON key) at a time with
+``Analyzer.scan_texts`` — one pass over the cells joined by "\\n" — with the column name as context (the analyzer
+splits it into words). The copy is written to a temporary file beside the target (readable by its owner only) and
+renamed into place when complete.
 """
 
 from __future__ import annotations
