@@ -148,3 +148,19 @@ def test_an_element_with_a_repeated_key_is_written_whole_and_keeps_its_place(tmp
     source.write_text('[{"a": 1},\n {"email": "x", "email": "ann@example.com"}]', encoding="utf-8")
     rw.redact_file(source, tmp_path / "out.json")
     assert (tmp_path / "out.json").read_text(encoding="utf-8") == '[{"a": 1},\n {"email": "<EMAIL_ADDRESS>"}]'
+
+
+def test_json_nested_deeper_than_the_parser_follows_is_reported_and_the_scan_goes_on(tmp_path: Path) -> None:
+    deep = '{"a": ' * 5000 + '"ann@example.com"' + "}" * 5000
+    (tmp_path / "deep.jsonl").write_text('{"email": "bob@example.org"}\n' + deep + "\n", encoding="utf-8")
+    (tmp_path / "deep.json").write_text("[" + deep + "]", encoding="utf-8")
+    (tmp_path / "fine.json").write_text('[{"email": "cy@example.net"}]', encoding="utf-8")
+    result = scanner.scan_paths(tmp_path)
+    assert {Path(f.path).name: (f.status, f.reason) for f in result.files} == {
+        "deep.jsonl": ("skipped", io.JSON_TOO_DEEP), "deep.json": ("skipped", io.JSON_TOO_DEEP),
+        "fine.json": ("scanned", None)}
+    assert result.summary["by_entity"] == {"EMAIL_ADDRESS": 1}
+    for name in ("deep.jsonl", "deep.json"):
+        with pytest.raises(io.UnreadableFile) as refused:
+            rw.redact_file(tmp_path / name, tmp_path / f"out-{name}")
+        assert refused.value.reason == io.JSON_TOO_DEEP and not (tmp_path / f"out-{name}").exists()

@@ -77,6 +77,7 @@ CSV_FIELD_COUNT = "malformed {kind}: a row has {actual} fields where the header 
 CSV_MALFORMED = "malformed {kind}: unbalanced quotes or unparseable rows"
 INVALID_JSON = "invalid JSON on line {line}"
 NOT_JSON_OBJECT = "line {line} is not a JSON object"
+JSON_TOO_DEEP = "JSON nested too deeply to read"
 
 _KIND_LABELS = {"csv": "CSV", "tsv": "TSV", "parquet": "Parquet", "jsonl": "JSON Lines", "json": "JSON",
                 "excel": "Excel", "text": "text"}
@@ -594,7 +595,7 @@ def _jsonl_batches(path: str | os.PathLike[str], fmt: FileFormat, columns: Seque
                    byte_range: ByteRange | None,
                    on_position: Callable[[int], None] | None) -> Iterator[pa.RecordBatch]:
     """One JSON object per line, in batches (:func:`_record_batches`)."""
-    with _positioned(path, byte_range) as (stream, tell):
+    with _positioned(path, byte_range) as (stream, tell), nesting_limit(path):
         yield from _record_batches(_jsonl_records(path, stream, byte_range), columns, tell, on_position)
 
 
@@ -622,7 +623,7 @@ def _json_batches(path: str | os.PathLike[str], fmt: FileFormat, columns: Sequen
                   on_position: Callable[[int], None] | None) -> Iterator[pa.RecordBatch]:
     """A JSON document that is an array, in batches (:func:`_record_batches`): each element a record, an object as
     it is and any other value the record's one field, "value"."""
-    with _positioned(path, byte_range) as (stream, tell):
+    with _positioned(path, byte_range) as (stream, tell), nesting_limit(path):
         records = (value if isinstance(value, dict) else {"value": value}
                    for value in (element.value for element in json_elements(path, stream)))
         yield from _record_batches(records, columns, tell, on_position)
@@ -644,6 +645,16 @@ def _record_batches(records: Iterator[dict[str, object]], columns: Sequence[str]
                 on_position(tell())
     if rows:
         yield _records_batch(rows)
+
+
+@contextmanager
+def nesting_limit(path: str | os.PathLike[str]) -> Iterator[None]:
+    """JSON nested deeper than Python's parser (and any recursion over what it returns) can follow is reported as
+    the file's reason, not raised as a ``RecursionError`` that would end the whole scan."""
+    try:
+        yield
+    except RecursionError:
+        raise UnreadableFile(path, JSON_TOO_DEEP) from None
 
 
 def json_elements(path: str | os.PathLike[str], stream: IO[bytes],

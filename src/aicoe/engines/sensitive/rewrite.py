@@ -129,7 +129,8 @@ def rewrite_file(source: Path, target: Path, transform: CellTransform, *, force:
     writers = {"csv": _rewrite_csv, "tsv": _rewrite_csv, "parquet": _rewrite_parquet, "jsonl": _rewrite_jsonl,
                "json": _rewrite_json, "excel": _rewrite_excel, "text": _rewrite_text}
     counts: Counter[str] = Counter()
-    with _atomic(target, compressed=fmt.compressed) as sink, _read_errors(source, fmt):
+    with _atomic(target, compressed=fmt.compressed) as sink, _read_errors(source, fmt), \
+            sensitive_io.nesting_limit(source):
         records = writers[fmt.kind](source, fmt, sink, transform, counts)
     return RewriteResult(source, target, fmt, records, dict(sorted(counts.items())))
 
