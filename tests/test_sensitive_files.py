@@ -718,3 +718,19 @@ def test_sarif_has_one_rule_per_entity_and_exact_regions(tmp_path: Path) -> None
     text = json.dumps(log)
     assert "example.com" not in text and "4111" not in text
     assert sarif.path_uri("data/a b.csv") == "data/a%20b.csv"
+
+
+def test_a_csv_record_longer_than_the_readers_block_is_read_and_no_row_twice(tmp_path: Path) -> None:
+    """A field of 3 MiB (a pasted document, an encoded blob) after 150,000 short rows (more than a block of them
+    already handed over): the reader starts again with bigger blocks and skips those rows."""
+    path = tmp_path / "notes.csv"
+    rows = [(str(i), f"user{i}@example.com" if i % 100 == 0 else "none") for i in range(160_000)]
+    rows.insert(150_000, ("big", "x" * (3 << 20) + " ann@example.com"))
+    with path.open("w", newline="", encoding="utf-8") as file:
+        csv.writer(file).writerows([("id", "note"), *rows])
+    assert path.stat().st_size > 2 * io.CSV_BLOCK_BYTES
+    read = [row for batch in io.read_batches(path, io.FileFormat("csv")) for row in batch.to_pylist()]
+    assert [(row["id"], row["note"]) for row in read] == rows
+    result = scanner.scan_paths(path)
+    assert (result.files[0].status, result.files[0].rows, result.summary["by_entity"]) == (
+        "scanned", 160_001, {"EMAIL_ADDRESS": 1601})

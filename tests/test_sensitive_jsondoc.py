@@ -164,3 +164,15 @@ def test_json_nested_deeper_than_the_parser_follows_is_reported_and_the_scan_goe
         with pytest.raises(io.UnreadableFile) as refused:
             rw.redact_file(tmp_path / name, tmp_path / f"out-{name}")
         assert refused.value.reason == io.JSON_TOO_DEEP and not (tmp_path / f"out-{name}").exists()
+
+
+def test_a_lone_surrogate_escape_is_read_as_one_question_mark(tmp_path: Path) -> None:
+    """JSON may escape half a surrogate pair ("\\ud800"), which is no character at all: Arrow's UTF-8 cannot hold
+    it, so the scanner reads it as "?" (as the analyzer does), keeping every other offset."""
+    (tmp_path / "odd.json").write_text('[{"note": "\\ud800 ann@example.com"}]', encoding="utf-8")
+    (tmp_path / "odd.jsonl").write_text('{"note": "x\\udfff bob@example.org"}\n', encoding="utf-8")
+    result = scanner.scan_paths(tmp_path)
+    assert [(Path(g.path).name, g.column, [(s.start, s.end) for s in g.samples]) for g in result.findings] == [
+        ("odd.json", "note", [(2, 17)]), ("odd.jsonl", "note", [(3, 18)])]
+    (batch,) = io.read_batches(tmp_path / "odd.json", io.FileFormat("json"))
+    assert batch.to_pylist() == [{"note": "? ann@example.com"}]

@@ -55,6 +55,9 @@ SNIFF_BYTES = 8192
 CSV_DELIMITERS: tuple[str, ...] = (",", ";", "\t", "|")
 SNIFF_ROWS = 50
 TEXT_CHUNK_BYTES = 1 << 20
+# The CSV reader's block, and the largest it grows to for a record longer than a block.
+CSV_BLOCK_BYTES = 1 << 20
+CSV_MAX_BLOCK_BYTES = 1 << 28
 JSONL_BATCH_ROWS = 1 << 16
 # Workbooks up to this size are read by calamine, which holds a sheet in memory; larger ones stream (openpyxl).
 CALAMINE_MAX_BYTES = 64 << 20
@@ -532,48 +535,71 @@ class _EndAtDamage(RawIOBase):
 def _csv_batches(path: str | os.PathLike[str], fmt: FileFormat, columns: Sequence[str] | None,
                  byte_range: ByteRange | None,
                  on_position: Callable[[int], None] | None) -> Iterator[pa.RecordBatch]:
+    """The CSV reader's batches. It parses blocks of :data:`CSV_BLOCK_BYTES`, and a record longer than a block (a
+    big text or encoded blob in one field) stops it; then it starts again with blocks sixteen times larger, up to
+    :data:`CSV_MAX_BLOCK_BYTES`, skipping the rows it already handed over."""
     with open_binary(path) as stream:
         if not stream.read(1):
             return
-    delimiter = fmt.separator
-    invalid: list[tuple[int, int]] = []
+    block, handed = CSV_BLOCK_BYTES, 0
+    while True:
+        invalid: list[tuple[int, int]] = []
+        guards: list[_EndAtDamage] = []
+        seen = 0
+        try:
+            for batch in _csv_read(path, fmt, columns, byte_range, on_position, block, invalid, guards):
+                seen += batch.num_rows
+                if seen > handed:
+                    fresh = batch.slice(max(0, batch.num_rows - (seen - handed)))
+                    handed = seen
+                    yield fresh
+            return
+        except pa.ArrowInvalid as exc:
+            for guard in reversed(guards):  # damage explains a parse error at the point where the stream was cut
+                guard.raise_damage()
+            if "straddling" in str(exc) and block < CSV_MAX_BLOCK_BYTES:
+                block *= 16
+                continue
+            label = _KIND_LABELS[fmt.kind]
+            if invalid:
+                expected, actual = invalid[0]
+                raise UnreadableFile(path, CSV_FIELD_COUNT.format(kind=label, expected=expected, actual=actual)) \
+                    from None
+            if "UTF8" in str(exc):
+                for _ in iter_text_chunks(path, fmt, byte_range=byte_range):
+                    pass
+            raise UnreadableFile(path, CSV_MALFORMED.format(kind=label)) from None
+
+
+def _csv_read(path: str | os.PathLike[str], fmt: FileFormat, columns: Sequence[str] | None,
+              byte_range: ByteRange | None, on_position: Callable[[int], None] | None, block: int,
+              invalid: list[tuple[int, int]], guards: list[_EndAtDamage]) -> Iterator[pa.RecordBatch]:
+    """One pass of pyarrow's reader with blocks of ``block`` bytes; rows with the wrong number of fields are noted
+    in ``invalid`` and each stream's damage guard in ``guards``, for the caller's error."""
 
     def on_invalid(row: pa_csv.InvalidRow) -> str:
         invalid.append((row.expected_columns, row.actual_columns))
         return "error"
 
-    parse = pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True, invalid_row_handler=on_invalid)
+    parse = pa_csv.ParseOptions(delimiter=fmt.separator, newlines_in_values=True, invalid_row_handler=on_invalid)
     # Blocks are parsed in order (no parse-ahead threads), so an error at the end of the file surfaces only after
     # the batches before it; a table scan's cost is in the analyzer, not in CSV parsing.
-    read = pa_csv.ReadOptions(block_size=1 << 20, use_threads=False)
-    guards: list[_EndAtDamage] = []
-    try:
-        with open_binary(path) as stream:
-            guards.append(_EndAtDamage(stream))
-            names = pa_csv.open_csv(guards[-1], read_options=read, parse_options=parse).schema.names
-        convert = pa_csv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=True,
-                                        null_values=[""], include_columns=_present(columns, names))
-        if byte_range is not None and byte_range.start > 0:  # a range after the header is all records
-            read = pa_csv.ReadOptions(block_size=read.block_size, use_threads=False, column_names=names)
-        with _positioned(path, byte_range) as (stream, tell):
-            guards.append(_EndAtDamage(stream))
-            reader = pa_csv.open_csv(guards[-1], read_options=read, parse_options=parse, convert_options=convert)
-            for batch in reader:
-                if on_position is not None:
-                    on_position(tell())
-                yield batch
-            guards[-1].raise_damage()
-    except pa.ArrowInvalid as exc:
-        for guard in reversed(guards):  # damage explains a parse error at the point where the stream was cut
-            guard.raise_damage()
-        label = _KIND_LABELS[fmt.kind]
-        if invalid:
-            expected, actual = invalid[0]
-            raise UnreadableFile(path, CSV_FIELD_COUNT.format(kind=label, expected=expected, actual=actual)) from None
-        if "UTF8" in str(exc):
-            for _ in iter_text_chunks(path, fmt, byte_range=byte_range):
-                pass
-        raise UnreadableFile(path, CSV_MALFORMED.format(kind=label)) from None
+    read = pa_csv.ReadOptions(block_size=block, use_threads=False)
+    with open_binary(path) as stream:
+        guards.append(_EndAtDamage(stream))
+        names = pa_csv.open_csv(guards[-1], read_options=read, parse_options=parse).schema.names
+    convert = pa_csv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=True,
+                                    null_values=[""], include_columns=_present(columns, names))
+    if byte_range is not None and byte_range.start > 0:  # a range after the header is all records
+        read = pa_csv.ReadOptions(block_size=block, use_threads=False, column_names=names)
+    with _positioned(path, byte_range) as (stream, tell):
+        guards.append(_EndAtDamage(stream))
+        reader = pa_csv.open_csv(guards[-1], read_options=read, parse_options=parse, convert_options=convert)
+        for batch in reader:
+            if on_position is not None:
+                on_position(tell())
+            yield batch
+        guards[-1].raise_damage()
 
 
 def _parquet_batches(path: str | os.PathLike[str], fmt: FileFormat, columns: Sequence[str] | None,
@@ -691,9 +717,13 @@ def _records_batch(rows: list[dict[str, object]]) -> pa.RecordBatch:
 
 
 def _column_array(values: list[object]) -> pa.Array:
-    """Typed when the values agree on a type (numbers stay numbers), otherwise their JSON text."""
+    """Typed when the values agree on a type (numbers stay numbers), otherwise their JSON text. A lone surrogate
+    (JSON's "\\ud800" escape, which Arrow's UTF-8 cannot hold) is read as one "?", as the analyzer reads it."""
     try:
         return pa.array(values)
+    except UnicodeEncodeError:
+        return _column_array([v.encode("utf-8", "replace").decode("utf-8") if isinstance(v, str) else v
+                              for v in values])
     except (pa.ArrowException, TypeError, ValueError, OverflowError):
         return pa.array([v if v is None or isinstance(v, str) else json.dumps(v) for v in values], type=pa.string())
 
