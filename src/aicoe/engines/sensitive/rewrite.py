@@ -211,6 +211,8 @@ def _rewrite_csv(source: Path, fmt: sensitive_io.FileFormat, sink: IO[bytes], tr
     """Rows that do not change are copied from the input as they were; a changed row is written in the style of
     its original text: its line ending, and every field quoted when it was written that way."""
     delimiter = fmt.separator
+    if csv.field_size_limit() < sensitive_io.CSV_MAX_BLOCK_BYTES:  # the longest record a scan reads (128 KiB else)
+        csv.field_size_limit(sensitive_io.CSV_MAX_BLOCK_BYTES)
     records = 0
     with sensitive_io.open_binary(source) as raw:
         text = io.TextIOWrapper(raw, encoding="utf-8", errors="strict", newline="")
