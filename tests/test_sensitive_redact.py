@@ -25,6 +25,7 @@ from aicoe.cli.main import app
 from aicoe.engines.sensitive import io as sensitive_io
 from aicoe.engines.sensitive import redact as r
 from aicoe.engines.sensitive import rewrite as rw
+from aicoe.engines.sensitive import scanner
 from aicoe.engines.sensitive.model import Finding, Reason
 from aicoe.sensitive import cli_redact
 
@@ -305,6 +306,27 @@ def test_parquet_keeps_schema_row_groups_and_compression_and_changes_only_string
     for name in ("id", "score", "tags"):  # nested strings are outside the rewrite: see docs
         assert out.column(name).equals(table.column(name))
     assert (result.records, result.counts) == (5, {"CREDIT_CARD": 2, "EMAIL_ADDRESS": 3})
+
+
+def test_parquet_struct_fields_are_rewritten_where_the_scanner_reads_them(tmp_path: Path) -> None:
+    """A struct's text fields, at any depth, are scanned as "parent.child" columns; a copy must not keep what a scan
+    of them finds. The struct keeps its schema and its null rows."""
+    contact = pa.array([{"email": "ann.lee@example.com", "meta": {"card": "4111 1111 1111 1111", "n": 1}},
+                        None, {"email": "none", "meta": None}, {"email": None, "meta": {"card": "n/a", "n": 2}}])
+    table = pa.table({"id": [1, 2, 3, 4], "contact": contact})
+    pq.write_table(table, tmp_path / "s.parquet")
+    found = scanner.scan_paths(tmp_path / "s.parquet")
+    assert sorted((g.column, g.entity) for g in found.findings) == [("contact.email", "EMAIL_ADDRESS"),
+                                                                    ("contact.meta.card", "CREDIT_CARD")]
+    result = rw.redact_file(tmp_path / "s.parquet", tmp_path / "o.parquet")
+    out = pq.read_table(tmp_path / "o.parquet")
+    assert out.schema.equals(table.schema)
+    assert out.column("contact").to_pylist() == [
+        {"email": "<EMAIL_ADDRESS>", "meta": {"card": "<CREDIT_CARD>", "n": 1}}, None,
+        {"email": "none", "meta": None}, {"email": None, "meta": {"card": "n/a", "n": 2}}]
+    assert out.column("id").equals(table.column("id"))
+    assert result.counts == {"CREDIT_CARD": 1, "EMAIL_ADDRESS": 1}
+    assert scanner.scan_paths(tmp_path / "o.parquet").findings == []
 
 
 def test_jsonl_keeps_keys_and_non_string_values_byte_for_byte(tmp_path: Path) -> None:

@@ -295,16 +295,14 @@ def _rewrite_parquet(source: Path, fmt: sensitive_io.FileFormat, sink: IO[bytes]
     if meta.num_row_groups:
         chunks = [meta.row_group(0).column(i) for i in range(meta.num_columns)]
         compression = {chunk.path_in_schema: _CODECS.get(chunk.compression, chunk.compression) for chunk in chunks}
-    contexts = {field.name: (field.name,) for field in schema}
     version = meta.format_version if meta.format_version in _FORMAT_VERSIONS else "2.6"
     with pq.ParquetWriter(sink, schema, compression=compression, version=version) as writer:
         for index in range(meta.num_row_groups):
             with _parquet_errors(source):
                 table = parquet.read_row_group(index)
             for position, field in enumerate(schema):
-                if _is_text(field.type):
-                    column = _transform_array(table.column(position), field.type, contexts[field.name],
-                                              transform, counts)
+                column = _transformed(table.column(position), field.type, field.name, transform, counts)
+                if column is not None:
                     table = table.set_column(position, field, column)
             writer.write_table(table, row_group_size=max(table.num_rows, 1))
     return meta.num_rows
@@ -323,6 +321,25 @@ def _open_parquet(source: Path, fmt: sensitive_io.FileFormat) -> pq.ParquetFile:
         return pq.ParquetFile(source)
     with sensitive_io.open_binary(source) as raw:
         return pq.ParquetFile(pa.BufferReader(raw.read()))
+
+
+def _transformed(column: pa.ChunkedArray | pa.Array, kind: pa.DataType, name: str, transform: CellTransform,
+                 counts: Counter[str]) -> pa.Array | None:
+    """``column`` with its text transformed, the column name as context; a struct's text fields too, at any depth,
+    named "parent.child" as the scanner names them (so that what a scan finds there is replaced). None when the
+    column holds no text."""
+    if _is_text(kind):
+        return _transform_array(column, kind, (name,), transform, counts)
+    if not pa.types.is_struct(kind):
+        return None
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    fields = [kind.field(i) for i in range(kind.num_fields)]
+    children = [_transformed(array.field(i), field.type, f"{name}.{field.name}", transform, counts)
+                for i, field in enumerate(fields)]
+    if all(child is None for child in children):
+        return None
+    return pa.StructArray.from_arrays([array.field(i) if child is None else child for i, child in enumerate(children)],
+                                      fields=fields, mask=array.is_null())
 
 
 def _is_text(kind: pa.DataType) -> bool:
