@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import datetime as dt
 import gzip
 import hashlib
 import hmac
@@ -326,6 +327,25 @@ def test_parquet_struct_fields_are_rewritten_where_the_scanner_reads_them(tmp_pa
         {"email": "none", "meta": None}, {"email": None, "meta": {"card": "n/a", "n": 2}}]
     assert out.column("id").equals(table.column("id"))
     assert result.counts == {"CREDIT_CARD": 1, "EMAIL_ADDRESS": 1}
+    assert scanner.scan_paths(tmp_path / "o.parquet").findings == []
+
+
+def test_a_number_or_date_column_read_as_an_identifier_loses_the_values_found_and_keeps_its_type(
+        tmp_path: Path) -> None:
+    """The scanner reads an integer column named like an identifier (``ssn``) as text; a value found there cannot
+    become "<US_SSN>" in an int64 column, so it becomes null. Other columns of the same type stay as they were."""
+    table = pa.table({"ssn": pa.array([536228745, 123, None, 536228745], pa.int64()),
+                      "price": pa.array([536228745, 1, 2, 3], pa.int64()),
+                      "birth_date": pa.array([dt.date(1990, 5, 17), None, dt.date(2999, 1, 1), dt.date(1985, 1, 2)])})
+    pq.write_table(table, tmp_path / "t.parquet")
+    assert sorted((g.column, g.entity, g.count) for g in scanner.scan_paths(tmp_path / "t.parquet").findings) == [
+        ("birth_date", "DATE_OF_BIRTH", 2), ("ssn", "US_SSN", 2)]
+    result = rw.redact_file(tmp_path / "t.parquet", tmp_path / "o.parquet")
+    out = pq.read_table(tmp_path / "o.parquet")
+    assert out.schema.equals(table.schema)
+    assert out.to_pydict() == {"ssn": [None, 123, None, None], "price": [536228745, 1, 2, 3],
+                               "birth_date": [None, None, dt.date(2999, 1, 1), None]}
+    assert result.counts == {"DATE_OF_BIRTH": 2, "US_SSN": 2}
     assert scanner.scan_paths(tmp_path / "o.parquet").findings == []
 
 

@@ -33,11 +33,12 @@ from typing import IO, Any, Protocol
 from xml.etree import ElementTree
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from aicoe.engines.sensitive import analyzer as analyzer_module
 from aicoe.engines.sensitive import io as sensitive_io
-from aicoe.engines.sensitive import jsondoc
+from aicoe.engines.sensitive import jsondoc, tables
 from aicoe.engines.sensitive.redact import DEFAULT_OPERATOR, Encrypt, Operator, anonymize
 
 CHUNK_ROWS = 65_536
@@ -330,6 +331,8 @@ def _transformed(column: pa.ChunkedArray | pa.Array, kind: pa.DataType, name: st
     column holds no text."""
     if _is_text(kind):
         return _transform_array(column, kind, (name,), transform, counts)
+    if tables.reads_as_identifier(name, kind):
+        return _nulled_where_found(column, kind, name, transform, counts)
     if not pa.types.is_struct(kind):
         return None
     array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
@@ -340,6 +343,24 @@ def _transformed(column: pa.ChunkedArray | pa.Array, kind: pa.DataType, name: st
         return None
     return pa.StructArray.from_arrays([array.field(i) if child is None else child for i, child in enumerate(children)],
                                       fields=fields, mask=array.is_null())
+
+
+def _nulled_where_found(column: pa.ChunkedArray | pa.Array, kind: pa.DataType, name: str, transform: CellTransform,
+                        counts: Counter[str]) -> pa.Array | None:
+    """A number or date column the scanner reads as text (its name suggests an identifier): a value whose text the
+    transform changes cannot take the new text and keep the column's type, so it becomes null. None when none
+    changes."""
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    texts = array.cast(pa.string()).to_pylist()  # the scanner's reading
+    present = [i for i, value in enumerate(texts) if value is not None]
+    new = _apply_column([texts[i] for i in present], (name,), transform, counts)
+    found = [i for i, value in zip(present, new, strict=True) if value != texts[i]]
+    if not found:
+        return None
+    hidden = [False] * len(array)
+    for i in found:
+        hidden[i] = True
+    return pc.if_else(pa.array(hidden), pa.nulls(len(array), kind), array)
 
 
 def _is_text(kind: pa.DataType) -> bool:

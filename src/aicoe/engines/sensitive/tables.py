@@ -343,9 +343,8 @@ def _as_text(name: str, array: pa.Array, profile: ColumnProfile) -> pa.Array | N
         return array.cast(pa.string())
     if _is_text(kind):
         return array
-    if (pa.types.is_integer(kind) or pa.types.is_decimal(kind) or pa.types.is_date(kind)
-            or pa.types.is_timestamp(kind)):
-        if IDENTIFIER_NAME_WORDS.isdisjoint(split_words(name)):
+    if _may_hold_identifier(kind):
+        if not reads_as_identifier(name, kind):
             profile.scanned, profile.note = False, NOT_IDENTIFIER_NAME.format(type=kind)
             return None
         return array.cast(pa.string())
@@ -355,4 +354,15 @@ def _as_text(name: str, array: pa.Array, profile: ColumnProfile) -> pa.Array | N
 
 def _is_text(kind: pa.DataType) -> bool:
     return pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind)
+
+
+def _may_hold_identifier(kind: pa.DataType) -> bool:
+    return (pa.types.is_integer(kind) or pa.types.is_decimal(kind) or pa.types.is_date(kind)
+            or pa.types.is_timestamp(kind))
+
+
+def reads_as_identifier(name: str, kind: pa.DataType) -> bool:
+    """Whether a number or date column named ``name`` is scanned, as its text: its name suggests an identifier
+    (:data:`IDENTIFIER_NAME_WORDS`)."""
+    return _may_hold_identifier(kind) and not IDENTIFIER_NAME_WORDS.isdisjoint(split_words(name))
 
