@@ -364,6 +364,25 @@ def test_jsonl_keeps_keys_and_non_string_values_byte_for_byte(tmp_path: Path) ->
     assert (result.records, result.counts) == (4, {"CREDIT_CARD": 1, "EMAIL_ADDRESS": 2})
 
 
+def test_json_numbers_the_scanner_reads_are_replaced_by_text_and_their_line_written_whole(tmp_path: Path) -> None:
+    """The scanner reads an integer under an identifier-like key (``ssn``, ``customer.phone``) and every number
+    inside a list (a list is read as its JSON text); a copy must not keep what it finds there. JSON has no schema,
+    so the number becomes the replacement text; other numbers and lines stay byte for byte."""
+    src = write(tmp_path / "n.jsonl", '{"ssn": 536228745,  "price": 536228745}\n'
+                                      '{"customer": {"phone": 2125550147}, "refs": [4111111111111111, 7]}\n'
+                                      '{"ssn": 12, "note": "ok"}\n')
+    found = scanner.scan_paths(src)
+    assert sorted((g.column, g.entity, g.count) for g in found.findings) == [
+        ("customer.phone", "PHONE_NUMBER", 1), ("refs", "CREDIT_CARD", 1), ("ssn", "US_SSN", 1)]
+    result = rw.redact_file(src, tmp_path / "o.jsonl")
+    assert (tmp_path / "o.jsonl").read_text() == (
+        '{"ssn": "<US_SSN>", "price": 536228745}\n'
+        '{"customer": {"phone": "<PHONE_NUMBER>"}, "refs": ["<CREDIT_CARD>", 7]}\n'
+        '{"ssn": 12, "note": "ok"}\n')
+    assert result.counts == {"CREDIT_CARD": 1, "PHONE_NUMBER": 1, "US_SSN": 1}
+    assert scanner.scan_paths(tmp_path / "o.jsonl").findings == []
+
+
 def test_text_keeps_everything_but_the_values(tmp_path: Path) -> None:
     src = write(tmp_path / "n.txt", "Dear Ann,\r\nwrite to ann.lee@example.com.\r\nCard: 4111 1111 1111 1111")
     result = rw.redact_file(src, tmp_path / "o.txt", operators={"CREDIT_CARD": r.Mask()}, default=r.Redact())

@@ -416,26 +416,34 @@ def _write_jsonl_batch(source: Path, lines: list[bytes], offset: int, sink: IO[b
 
 def _write_documents(documents: list[tuple[bytes, bytes, list[Any]]], sink: IO[bytes], transform: CellTransform,
                      counts: Counter[str]) -> None:
-    """Each (text before it, JSON text, [its parsed value] or [] for none) written with its string values
-    transformed, grouped by their key across the documents, and the changed ones spliced into the text."""
+    """Each (text before it, JSON text, [its parsed value] or [] for none) written with the values the scanner
+    reads (:func:`_read_slots`) transformed, grouped by their key across the documents. Changed strings are spliced
+    into the text; a number with a finding becomes the new text, and its document is written whole."""
     line_slots: list[list[_Slot]] = []
     by_key: dict[str, list[_Slot]] = defaultdict(list)
     for _, _, holder in documents:
         slots: list[_Slot] = []
         if holder:
-            for key, slot in _string_slots(holder, 0, ""):
+            for key, slot in _read_slots(holder, 0, "", "", in_list=False):
                 slots.append(slot)
                 by_key[key].append(slot)
         line_slots.append(slots)
     originals = [[container[index] for container, index in slots] for slots in line_slots]
     for key, slots in by_key.items():
-        new = _apply_column([container[index] for container, index in slots], (key,) if key else (), transform,
-                            counts)
+        new = _apply_column([str(container[index]) for container, index in slots], (key,) if key else (),
+                            transform, counts)
         for (container, index), value in zip(slots, new, strict=True):
-            container[index] = value
+            if value != str(container[index]):
+                container[index] = value
     for (before, line, holder), slots, old in zip(documents, line_slots, originals, strict=True):
         values = [container[index] for container, index in slots]
-        sink.write(before + (line if values == old else _splice(line, holder[0], old, values)))
+        if values == old:
+            sink.write(before + line)
+        elif any(not isinstance(was, str) and now != was for was, now in zip(old, values, strict=True)):
+            sink.write(before + _dumped(line, holder[0]))
+        else:
+            strings = [(was, now) for was, now in zip(old, values, strict=True) if isinstance(was, str)]
+            sink.write(before + _splice(line, holder[0], [was for was, _ in strings], [now for _, now in strings]))
 
 
 # --- JSON documents (an array of records) ------------------------------------------------------------------------
@@ -465,8 +473,7 @@ def _splice(line: bytes, document: Any, old: list[str], new: list[str]) -> bytes
     """
     literals = [m.span() for m in _JSON_STRING.finditer(line) if not m.group(1)]
     if len(literals) != len(old):
-        body = json.dumps(document, ensure_ascii=False).encode("utf-8", "backslashreplace")
-        return body + line[len(line.rstrip(b"\r\n")):]
+        return _dumped(line, document)
     pieces, pos = [], 0
     for (start, end), before, after in zip(literals, old, new, strict=True):
         if after != before:
@@ -479,17 +486,29 @@ def _splice(line: bytes, document: Any, old: list[str], new: list[str]) -> bytes
     return b"".join(pieces)
 
 
-def _string_slots(container: Any, index: Any, key: str) -> Iterator[tuple[str, _Slot]]:
-    """Every string leaf under ``container[index]`` with the nearest object key above it (its context)."""
+def _dumped(line: bytes, document: Any) -> bytes:
+    """The document written whole from its parsed form, with the line's own line ending."""
+    body = json.dumps(document, ensure_ascii=False).encode("utf-8", "backslashreplace")
+    return body + line[len(line.rstrip(b"\r\n")):]
+
+
+def _read_slots(container: Any, index: Any, key: str, path: str, *, in_list: bool) -> Iterator[tuple[str, _Slot]]:
+    """The leaves under ``container[index]`` that the scanner reads, with the nearest object key above each (its
+    context): every string; and an integer inside a list (the scanner reads a list as its JSON text) or under
+    object keys whose dotted ``path`` suggests an identifier (``tables.reads_as_identifier``, as for the scanner's
+    integer column of that name)."""
     value = container[index]
     if isinstance(value, str):
         yield key, (container, index)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        if in_list or tables.reads_as_identifier(path, pa.int64()):
+            yield key, (container, index)
     elif isinstance(value, dict):
         for name in value:
-            yield from _string_slots(value, name, name)
+            yield from _read_slots(value, name, name, f"{path}.{name}" if path else name, in_list=in_list)
     elif isinstance(value, list):
         for position in range(len(value)):
-            yield from _string_slots(value, position, key)
+            yield from _read_slots(value, position, key, path, in_list=True)
 
 
 # --- plain text --------------------------------------------------------------------------------------------------
