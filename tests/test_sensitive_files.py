@@ -200,19 +200,21 @@ def test_typed_columns_are_scanned_only_when_the_name_suggests_an_identifier() -
         "card": pa.array([4111111111111111, None], type=pa.int64()),
         "amount": pa.array([4111111111111111, 5], type=pa.int64()),
         "ratio": pa.array([0.5, 1.5]),
-        "tags": pa.array([["x"], []]),
+        "tags": pa.array([["x"], ["b@example.org"]]),
+        "counts": pa.array([[1], []]),
         "kind": pa.array(["a@example.com", "x"]).dictionary_encode(),
     })
     scan = tables.scan_batch(batch)
     assert [(c.row, c.column, c.finding.entity, c.finding.start, c.finding.end) for c in scan.findings] == [
         (0, "customer.contact.email", "EMAIL_ADDRESS", 0, 13), (0, "card", "CREDIT_CARD", 0, 16),
-        (0, "kind", "EMAIL_ADDRESS", 0, 13)]
+        (1, "tags", "EMAIL_ADDRESS", 2, 15), (0, "kind", "EMAIL_ADDRESS", 0, 13)]  # a list as its JSON text
     assert {n: (p.scanned, p.note, p.non_null) for n, p in scan.columns.items()} == {
         "customer.contact.email": (True, None, 1),
         "card": (True, None, 1),
         "amount": (False, tables.NOT_IDENTIFIER_NAME.format(type="int64"), 2),
         "ratio": (False, tables.NOT_SCANNED.format(type="double"), 2),
-        "tags": (False, tables.NOT_SCANNED.format(type="list<item: string>"), 2),
+        "tags": (True, None, 2),
+        "counts": (False, tables.NOT_SCANNED.format(type="list<item: int64>"), 2),
         "kind": (True, None, 2),
     }
 

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 from xml.etree import ElementTree
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -333,9 +334,16 @@ def _transformed(column: pa.ChunkedArray | pa.Array, kind: pa.DataType, name: st
         return _transform_array(column, kind, (name,), transform, counts)
     if tables.reads_as_identifier(name, kind):
         return _nulled_where_found(column, kind, name, transform, counts)
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if tables.is_text_list(kind):  # each element, with the list's name as context; lists keep their shape
+        elements = _transform_array(array.flatten(), kind.value_type, (name,), transform, counts)
+        lengths = pc.fill_null(pc.list_value_length(array), 0).to_numpy(zero_copy_only=False)
+        large = pa.types.is_large_list(kind)
+        offsets = pa.array(np.concatenate(([0], np.cumsum(lengths))), type=pa.int64() if large else pa.int32())
+        return (pa.LargeListArray if large else pa.ListArray).from_arrays(offsets, elements, type=kind,
+                                                                          mask=array.is_null())
     if not pa.types.is_struct(kind):
         return None
-    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     fields = [kind.field(i) for i in range(kind.num_fields)]
     children = [_transformed(array.field(i), field.type, f"{name}.{field.name}", transform, counts)
                 for i, field in enumerate(fields)]

@@ -9,8 +9,9 @@ cumulative cell lengths. The column's name is passed as context, so "4111 1111 1
 Which columns are scanned: text columns (string, large string, string view, dictionary of strings; struct
 fields flattened to dotted names). Numeric (integer, decimal) and date/time columns are cast to text only when
 their name suggests an identifier or a birth date (see ``IDENTIFIER_NAME_WORDS``: an integer column ``ssn`` or
-``phone`` can hold the real thing, while ``price`` or ``quantity`` never needs the cost). Floats, booleans,
-binary and list columns are not scanned; their profile says so.
+``phone`` can hold the real thing, while ``price`` or ``quantity`` never needs the cost). A list of strings is
+read as its JSON text (``["ann@example.com", "x"]``), as JSON Lines keep their arrays. Floats, booleans, binary,
+maps and other lists are not scanned; their profile says so.
 
 A column whose values repeat has each distinct value scanned once per batch, and once per scan when the caller
 passes a :class:`ValueMemo`; occurrences are kept as arrays (:class:`Located`), not one object per cell.
@@ -18,6 +19,7 @@ passes a :class:`ValueMemo`; occurrences are kept as arrays (:class:`Located`), 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -343,6 +345,9 @@ def _as_text(name: str, array: pa.Array, profile: ColumnProfile) -> pa.Array | N
         return array.cast(pa.string())
     if _is_text(kind):
         return array
+    if is_text_list(kind):
+        return pa.array([None if cell is None else json.dumps(cell, ensure_ascii=False) for cell in array.to_pylist()],
+                        type=pa.string())
     if _may_hold_identifier(kind):
         if not reads_as_identifier(name, kind):
             profile.scanned, profile.note = False, NOT_IDENTIFIER_NAME.format(type=kind)
@@ -354,6 +359,14 @@ def _as_text(name: str, array: pa.Array, profile: ColumnProfile) -> pa.Array | N
 
 def _is_text(kind: pa.DataType) -> bool:
     return pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind)
+
+
+def is_text_list(kind: pa.DataType) -> bool:
+    """A list (or large list) of strings, or of dictionary-encoded strings."""
+    if not (pa.types.is_list(kind) or pa.types.is_large_list(kind)):
+        return False
+    value = kind.value_type
+    return _is_text(value.value_type if pa.types.is_dictionary(value) else value)
 
 
 def _may_hold_identifier(kind: pa.DataType) -> bool:
