@@ -183,8 +183,8 @@ def detect_format(path: str | os.PathLike[str]) -> FileFormat:
     kind = _kind_from_magic(path, head, by_extension, compressed)
     if kind == "text" and b"\x00" in head:
         raise UnreadableFile(path, BINARY_FILE.format(offset=head.index(b"\x00")))
-    delimiter = sniff_delimiter(head, complete=len(head) < SNIFF_BYTES) if kind == "csv" else ","
-    return FileFormat(kind, compressed, None if delimiter == "," else delimiter)  # type: ignore[arg-type]
+    delimiter = sniff_delimiter(head, complete=len(head) < SNIFF_BYTES) if kind == "csv" else None
+    return FileFormat(kind, compressed, delimiter if delimiter != "," else None)  # type: ignore[arg-type]
 
 
 def sniff_delimiter(head: bytes, *, complete: bool) -> str:
@@ -651,7 +651,7 @@ def _json_batches(path: str | os.PathLike[str], fmt: FileFormat, columns: Sequen
     it is and any other value the record's one field, "value"."""
     with _positioned(path, byte_range) as (stream, tell), nesting_limit(path):
         records = (value if isinstance(value, dict) else {"value": value}
-                   for value in (element.value for element in json_elements(path, stream)))
+                   for value in (element.value for element in json_elements(path, jsondoc.ArrayReader(stream))))
         yield from _record_batches(records, columns, tell, on_position)
 
 
@@ -683,12 +683,11 @@ def nesting_limit(path: str | os.PathLike[str]) -> Iterator[None]:
         raise UnreadableFile(path, JSON_TOO_DEEP) from None
 
 
-def json_elements(path: str | os.PathLike[str], stream: IO[bytes],
-                  reader: jsondoc.ArrayReader | None = None) -> Iterator[jsondoc.Element]:
-    """The elements of the JSON array document in ``stream`` (through ``reader`` when given, whose ``tail`` the
-    caller wants); a fault raises ``UnreadableFile`` with this module's reasons, after the elements before it."""
+def json_elements(path: str | os.PathLike[str], reader: jsondoc.ArrayReader) -> Iterator[jsondoc.Element]:
+    """The elements ``reader`` reads from ``path``; a fault raises ``UnreadableFile`` with this module's reasons,
+    after the elements before it."""
     try:
-        yield from reader or jsondoc.ArrayReader(stream)
+        yield from reader
     except jsondoc.DocumentError as exc:
         if exc.byte is not None:
             raise UnreadableFile(path, NOT_UTF8.format(byte=exc.byte, offset=exc.offset)) from None

@@ -463,7 +463,7 @@ def _rewrite_json(source: Path, fmt: sensitive_io.FileFormat, sink: IO[bytes], t
     records = 0
     with sensitive_io.open_binary(source) as raw:
         reader = jsondoc.ArrayReader(raw)
-        elements = sensitive_io.json_elements(source, raw, reader)
+        elements = sensitive_io.json_elements(source, reader)
         while batch := list(islice(elements, CHUNK_ROWS)):
             records += len(batch)
             _write_documents([(e.before.encode("utf-8"), e.text.encode("utf-8"), [e.value]) for e in batch], sink,
